@@ -1,0 +1,92 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * Permission preflight (contract G8): before its first change, a primitive asks
+ * Deno for every permission it will need, for every path, and fails with a
+ * `PermissionError` naming the flag to add when one is missing. Nothing has
+ * changed at that point.
+ *
+ * Deno's scopes are lexical: `--allow-write=/data` lets a write through
+ * `/data/link/x` land wherever `link` points. So each path is also resolved
+ * (the real path of its parent directory plus its own name; the last component
+ * is never followed) and the permission is checked for that location too: a
+ * path whose real location is outside the grant is refused as a symlink escape.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "./_path.ts";
+import { PermissionError } from "./errors.ts";
+import { sys } from "./_sys.ts";
+
+/** One permission a call needs. */
+export interface Need {
+  /** Deno permission name. */
+  kind: "read" | "write";
+  /** Absolute path. */
+  path: string;
+  /**
+   * Also check the real location of `path` itself (following a symlink at its
+   * last component). Used where a call follows the link on purpose.
+   * @default {false}
+   */
+  followLast?: boolean;
+}
+
+function granted(kind: "read" | "write", path: string): boolean {
+  return sys.permission({ name: kind, path }) === "granted";
+}
+
+/** Real location of `path`: realPath(parent) + name, or null when unknown. */
+async function resolvedLocation(
+  path: string,
+  followLast: boolean,
+): Promise<string | null> {
+  try {
+    if (followLast) {
+      try {
+        return await sys.realPath(path);
+      } catch {
+        // The path itself may not exist yet: fall back to its parent.
+      }
+    }
+    const parent = dirname(path);
+    if (parent === path) return path;
+    return join(await sys.realPath(parent), basename(path));
+  } catch {
+    // The parent does not exist (the call will fail with NotFoundError), or we
+    // may not read it (the lexical check below reports that flag).
+    return null;
+  }
+}
+
+/**
+ * Checks every need. Throws `PermissionError` (code `"ENOTCAPABLE"`, `flag` set)
+ * on the first one missing, lexically or after resolving symlinks.
+ *
+ * @param op The primitive, for the error.
+ * @param needs What the call will do, where.
+ */
+export async function preflight(op: string, needs: Need[]): Promise<void> {
+  for (const need of needs) {
+    if (!granted(need.kind, need.path)) {
+      const flag = `--allow-${need.kind}=${need.path}`;
+      throw new PermissionError(
+        `Missing ${need.kind} permission for '${need.path}': run with ${flag}`,
+        { code: "ENOTCAPABLE", op, path: need.path, flag },
+      );
+    }
+  }
+  for (const need of needs) {
+    // With the permission granted for every path, no location can escape it.
+    if (sys.permission({ name: need.kind }) === "granted") continue;
+    const real = await resolvedLocation(need.path, need.followLast ?? false);
+    if (real === null || real === need.path) continue;
+    if (!granted(need.kind, real)) {
+      const flag = `--allow-${need.kind}=${real}`;
+      throw new PermissionError(
+        `Refusing to ${need.kind} '${need.path}': a symlink leads it to '${real}', ` +
+          `outside the granted ${need.kind} permission (symlink escape; ${flag} would allow it)`,
+        { code: "ENOTCAPABLE", op, path: need.path, dest: real, flag },
+      );
+    }
+  }
+}

@@ -1,0 +1,505 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * `move()`: rename a file, symlink or directory tree, atomically, durably,
+ * without clobbering, on one filesystem or across two.
+ *
+ * @module
+ */
+import {
+  basename,
+  dirname,
+  isWithin,
+  join,
+  type PathLike,
+  toAbsolute,
+} from "./_path.ts";
+import { type Need, preflight } from "./_perm.ts";
+import { type FileInfo, sys } from "./_sys.ts";
+import { tempPathFor } from "./_temp.ts";
+import {
+  build,
+  checkAbort,
+  type EngineOptions,
+  type Plan,
+  plan,
+  type Progress,
+  removeOwnTree,
+  sameContent,
+  sameIdentity,
+  specialKind,
+} from "./_copy.ts";
+import {
+  AlreadyExistsError,
+  CrossDeviceError,
+  InvalidArgumentError,
+  NotEmptyError,
+  NotFoundError,
+  SafeFsError,
+  SourceChangedError,
+  UnsupportedFileTypeError,
+} from "./errors.ts";
+
+export type { Progress };
+
+/** Options for {@linkcode move}. */
+export interface MoveOptions {
+  /**
+   * Replace an existing destination. A file replaces a file (or symlink); a
+   * directory replaces only an EMPTY directory (a non-empty one cannot be
+   * replaced atomically and is refused with `NotEmptyError`).
+   * @default {false}
+   */
+  overwrite?: boolean;
+  /**
+   * Make the result survive power loss before resolving: the copied data is
+   * fsynced before it is published, the destination directory after, the
+   * source directory after the source is gone. `false` skips every fsync.
+   * @default {true}
+   */
+  durable?: boolean;
+  /**
+   * What to do when source and destination are on different filesystems:
+   * `"copy"` builds a complete copy beside the destination, publishes it with
+   * one rename and then removes the source; `"fail"` throws `CrossDeviceError`.
+   * @default {"copy"}
+   */
+  crossDevice?: "copy" | "fail";
+  /**
+   * Aborts the move. Before the publish, everything is undone; once published,
+   * the move completes.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Called as data is copied (cross-device moves), and once at the end.
+   * @default {undefined}
+   */
+  onProgress?: (progress: Progress) => void;
+}
+
+/** What {@linkcode move} did. */
+export interface MoveResult {
+  /** The absolute source path. */
+  src: string;
+  /** The absolute destination path. */
+  dest: string;
+  /** True when the move copied across filesystems. */
+  crossDevice: boolean;
+  /** Bytes of file data copied (0 for a rename). */
+  bytes: number;
+  /** Entries moved (files, symlinks and directories; 1 for a rename). */
+  entries: number;
+}
+
+async function lstatOrNull(path: string): Promise<FileInfo | null> {
+  try {
+    return await sys.lstat(path);
+  } catch (e) {
+    if (e instanceof NotFoundError) return null;
+    throw e;
+  }
+}
+
+function typeName(info: FileInfo): string {
+  if (info.isDirectory) return "a directory";
+  if (info.isSymlink) return "a symlink";
+  if (info.isFile) return "a file";
+  return specialKind(info);
+}
+
+/**
+ * Moves `src` to `dest`.
+ *
+ * - On one filesystem: a single `rename`. Without `overwrite` the no-clobber
+ *   check is atomic: a file or symlink is `link`ed to `dest` (EEXIST if someone
+ *   is there) and then unlinked from `src`; a directory is renamed onto an
+ *   empty directory this call created at `dest` (so a concurrent mover fails).
+ * - Across filesystems (EXDEV): the whole file or tree is copied under one temp
+ *   name (`.<name>.<uuid>.safefs-tmp`) in `dest`'s directory, every file and
+ *   directory of it fsynced, published with one rename (or link / rename onto
+ *   its own empty directory), the destination directory fsynced, and only then
+ *   is the source removed, entry by entry, skipping anything that changed
+ *   since it was copied. Mode and times are kept; owner too where permitted;
+ *   symlinks stay symlinks; hard links inside a tree stay hard links.
+ *
+ * A reader of `dest` sees either its old state or the complete new one; at
+ * every instant at least one complete copy exists. On error or abort before
+ * publish, the temp is removed and `src` and `dest` are untouched.
+ *
+ * @example Move a file, refusing to replace an existing one
+ * ```ts
+ * import { move } from "@safefs/safefs";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/draft.txt`, "hello");
+ * await move(`${dir}/draft.txt`, `${dir}/final.txt`);
+ * assertEquals(await Deno.readTextFile(`${dir}/final.txt`), "hello");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @param src The file, symlink or directory to move.
+ * @param dest Its new path (not the directory to move it into).
+ * @param options See {@linkcode MoveOptions}.
+ * @returns What was done.
+ * @throws {NotFoundError} `src` or `dest`'s parent directory does not exist.
+ * @throws {AlreadyExistsError} `dest` exists and `overwrite` is not set.
+ * @throws {InvalidArgumentError} `src` and `dest` are the same file, or a directory would move into itself.
+ * @throws {CrossDeviceError} Different filesystems with `crossDevice: "fail"`, or a mount point inside the tree.
+ * @throws {UnsupportedFileTypeError} A FIFO, socket or device would have to be copied across filesystems.
+ * @throws {SourceChangedError} The source changed while it was copied.
+ * @throws {PermissionError} A Deno permission is missing (names the flag) or the OS refused.
+ * @throws {AbortedError} `signal` fired before the publish.
+ */
+export async function move(
+  src: PathLike,
+  dest: PathLike,
+  options: MoveOptions = {},
+): Promise<MoveResult> {
+  const op = "move";
+  const s = toAbsolute(src, op);
+  const d = toAbsolute(dest, op);
+  const overwrite = options.overwrite ?? false;
+  const durable = options.durable ?? true;
+  const crossDevice = options.crossDevice ?? "copy";
+  const { signal, onProgress } = options;
+  const sDir = dirname(s);
+  const dDir = dirname(d);
+
+  const needs: Need[] = [
+    { kind: "read", path: sDir },
+    { kind: "write", path: s },
+    { kind: "read", path: dDir },
+    { kind: "write", path: d },
+  ];
+  await preflight(op, needs);
+  checkAbort(signal, op, s);
+
+  if (s === d) {
+    throw new InvalidArgumentError(`Cannot move '${s}' to itself`, {
+      code: "EINVAL",
+      op,
+      path: s,
+      dest: d,
+    });
+  }
+  const sInfo = await lstatOrNull(s);
+  if (sInfo === null) {
+    throw new NotFoundError(`Cannot move '${s}': it does not exist`, {
+      code: "ENOENT",
+      op,
+      path: s,
+      dest: d,
+    });
+  }
+  let dDirInfo: FileInfo;
+  try {
+    dDirInfo = await sys.stat(dDir);
+  } catch (e) {
+    if (e instanceof NotFoundError) {
+      throw new NotFoundError(
+        `Cannot move '${s}' to '${d}': the directory '${dDir}' does not exist`,
+        { code: "ENOENT", op, path: s, dest: d, cause: e },
+      );
+    }
+    throw e;
+  }
+  if (!dDirInfo.isDirectory) {
+    throw new SafeFsError(
+      `Cannot move '${s}' to '${d}': '${dDir}' is not a directory`,
+      {
+        code: "ENOTDIR",
+        op,
+        path: s,
+        dest: d,
+      },
+    );
+  }
+  if (sInfo.isDirectory) {
+    // Compare real locations: `dest` may reach into `src` through a symlink.
+    const realS = await sys.realPath(s);
+    const realD = join(await sys.realPath(dDir), basename(d));
+    if (isWithin(realS, realD)) {
+      throw new InvalidArgumentError(
+        `Cannot move directory '${s}' into itself ('${d}')`,
+        { code: "EINVAL", op, path: s, dest: d },
+      );
+    }
+  }
+  const dInfo = await lstatOrNull(d);
+  if (dInfo !== null) {
+    if (sameIdentity(sInfo, dInfo)) {
+      throw new InvalidArgumentError(
+        `Cannot move '${s}' to '${d}': they are the same file`,
+        {
+          code: "EINVAL",
+          op,
+          path: s,
+          dest: d,
+        },
+      );
+    }
+    if (!overwrite) throw exists(s, d);
+    await checkReplaceable(s, sInfo, d, dInfo);
+  }
+
+  const result: MoveResult = {
+    src: s,
+    dest: d,
+    crossDevice: false,
+    bytes: 0,
+    entries: 1,
+  };
+  if (await renameInPlace(s, sInfo, d, overwrite, durable)) {
+    onProgress?.({
+      bytesDone: 0,
+      bytesTotal: 0,
+      filesDone: 1,
+      filesTotal: 1,
+      path: s,
+    });
+    return result;
+  }
+
+  // Across filesystems.
+  if (crossDevice === "fail") {
+    throw new CrossDeviceError(
+      `Cannot move '${s}' to '${d}': they are on different filesystems and crossDevice is "fail"`,
+      { code: "EXDEV", op, path: s, dest: d },
+    );
+  }
+  await preflight(op, [{ kind: "write", path: dDir }]);
+  if (!sInfo.isFile && !sInfo.isDirectory && !sInfo.isSymlink) {
+    throw new UnsupportedFileTypeError(
+      `Cannot move '${s}' to another filesystem: it is ${
+        specialKind(sInfo)
+      }, which cannot be copied`,
+      { code: "EFTYPE", op, path: s, dest: d },
+    );
+  }
+  const engine: EngineOptions = {
+    op,
+    durable,
+    dereference: false,
+    preserve: { mode: true, times: true, owner: "try" },
+    verify: "none",
+    mounts: "fail",
+    signal,
+    onProgress,
+  };
+  const p = await plan(s, sInfo, engine);
+  const tmp = tempPathFor(d);
+  try {
+    await build(p, tmp, engine);
+    checkAbort(signal, op, s);
+    await publish(tmp, d, sInfo, overwrite, s);
+  } catch (e) {
+    await removeOwnTree(tmp);
+    throw e;
+  }
+  if (durable) await sys.fsyncDir(dDir);
+  result.crossDevice = true;
+  result.bytes = p.bytesTotal;
+  result.entries = p.entries.length;
+  await removeSource(p, s, d);
+  if (durable) await sys.fsyncDir(sDir);
+  return result;
+}
+
+function exists(s: string, d: string): AlreadyExistsError {
+  return new AlreadyExistsError(
+    `Cannot move '${s}' to '${d}': the destination exists (use overwrite to replace it)`,
+    { code: "EEXIST", op: "move", path: s, dest: d },
+  );
+}
+
+/** With overwrite: refuse replacements rename(2) would refuse, before copying. */
+async function checkReplaceable(
+  s: string,
+  sInfo: FileInfo,
+  d: string,
+  dInfo: FileInfo,
+): Promise<void> {
+  const op = "move";
+  if (dInfo.isDirectory && !sInfo.isDirectory) {
+    throw new SafeFsError(
+      `Cannot replace directory '${d}' with ${typeName(sInfo)} '${s}'`,
+      {
+        code: "EISDIR",
+        op,
+        path: s,
+        dest: d,
+      },
+    );
+  }
+  if (sInfo.isDirectory && !dInfo.isDirectory) {
+    throw new SafeFsError(
+      `Cannot replace ${typeName(dInfo)} '${d}' with directory '${s}'`,
+      {
+        code: "ENOTDIR",
+        op,
+        path: s,
+        dest: d,
+      },
+    );
+  }
+  if (sInfo.isDirectory && (await sys.readDir(d)).length > 0) {
+    throw new NotEmptyError(
+      `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
+      { code: "ENOTEMPTY", op, path: s, dest: d },
+    );
+  }
+}
+
+/**
+ * Tries the same-filesystem move. Returns false (having changed nothing) when
+ * source and destination are on different filesystems.
+ *
+ * Durability order: the new name is made durable (fsync of its directory)
+ * before the old name is removed, so no crash can lose both. A rename changes
+ * both names in one atomic step, so one fsync per directory after it suffices.
+ */
+async function renameInPlace(
+  s: string,
+  sInfo: FileInfo,
+  d: string,
+  overwrite: boolean,
+  durable: boolean,
+): Promise<boolean> {
+  const sDir = dirname(s);
+  const dDir = dirname(d);
+  try {
+    if (overwrite) {
+      await sys.rename(s, d);
+    } else if (!sInfo.isDirectory) {
+      await sys.link(s, d);
+      try {
+        if (durable) await sys.fsyncDir(dDir);
+        await sys.unlink(s);
+      } catch (e) {
+        // The source name could not be removed: undo the link so nothing changed.
+        await sys.unlink(d).catch(() => {});
+        throw e;
+      }
+      if (durable) await sys.fsyncDir(sDir);
+      return true;
+    } else {
+      await sys.mkdir(d, 0o700);
+      try {
+        await sys.rename(s, d);
+      } catch (e) {
+        // ENOTEMPTY/EEXIST: someone filled our directory; it is theirs now.
+        if (
+          !(e instanceof SafeFsError &&
+            (e.code === "ENOTEMPTY" || e.code === "EEXIST"))
+        ) {
+          await sys.rmdir(d).catch(() => {});
+        }
+        throw e;
+      }
+    }
+  } catch (e) {
+    if (e instanceof CrossDeviceError) return false;
+    if (
+      e instanceof SafeFsError &&
+      (e.code === "EEXIST" || (e.code === "ENOTEMPTY" && !overwrite))
+    ) {
+      throw exists(s, d);
+    }
+    if (e instanceof NotEmptyError) {
+      throw new NotEmptyError(
+        `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
+        { code: "ENOTEMPTY", op: "move", path: s, dest: d, cause: e },
+      );
+    }
+    throw e;
+  }
+  if (durable) {
+    await sys.fsyncDir(dDir);
+    if (sDir !== dDir) await sys.fsyncDir(sDir);
+  }
+  return true;
+}
+
+/** Publishes the finished temp at `d` with one atomic step. */
+async function publish(
+  tmp: string,
+  d: string,
+  sInfo: FileInfo,
+  overwrite: boolean,
+  s: string,
+): Promise<void> {
+  try {
+    if (overwrite) {
+      await sys.rename(tmp, d);
+    } else if (!sInfo.isDirectory) {
+      await sys.link(tmp, d);
+      await sys.unlink(tmp);
+    } else {
+      await sys.mkdir(d, 0o700);
+      try {
+        await sys.rename(tmp, d);
+      } catch (e) {
+        if (
+          !(e instanceof SafeFsError &&
+            (e.code === "ENOTEMPTY" || e.code === "EEXIST"))
+        ) {
+          await sys.rmdir(d).catch(() => {});
+        }
+        throw e;
+      }
+    }
+  } catch (e) {
+    if (
+      e instanceof SafeFsError &&
+      (e.code === "EEXIST" || (e.code === "ENOTEMPTY" && !overwrite))
+    ) {
+      throw exists(s, d);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Removes the source of a cross-device move once its copy is published: only
+ * the entries that were copied, and only while they are still what was copied
+ * (same identity, and for files same size, mtime and ctime). Children go
+ * before their parents (reverse of the plan's pre-order). Anything new or
+ * changed is left in place and reported.
+ */
+async function removeSource(p: Plan, s: string, d: string): Promise<void> {
+  const kept: string[] = [];
+  for (let i = p.entries.length - 1; i >= 0; i--) {
+    const e = p.entries[i];
+    const path = e.rel === "" ? p.root : join(p.root, e.rel);
+    const now = await lstatOrNull(path);
+    if (now === null) continue; // Someone else removed it: nothing to do.
+    if (
+      !sameIdentity(now, e.info) ||
+      (e.kind === "file" && !sameContent(now, e.info))
+    ) {
+      kept.push(path);
+      continue;
+    }
+    try {
+      if (e.kind === "dir") await sys.rmdir(path);
+      else await sys.unlink(path);
+    } catch (err) {
+      if (err instanceof NotFoundError) continue;
+      if (err instanceof NotEmptyError) {
+        kept.push(path);
+        continue;
+      }
+      throw err;
+    }
+  }
+  if (kept.length > 0) {
+    const list = kept.slice(0, 10).map((k) => `'${k}'`).join(", ");
+    const more = kept.length > 10 ? ` and ${kept.length - 10} more` : "";
+    throw new SourceChangedError(
+      `Moved '${s}' to '${d}', but the source changed during the move: ` +
+        `${list}${more} changed or gained entries and were left at the source`,
+      { code: "ESRCCHANGED", op: "move", path: s, dest: d },
+    );
+  }
+}
