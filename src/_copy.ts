@@ -25,6 +25,7 @@ import { type FileInfo, type Handle, sys } from "./_sys.ts";
 import {
   AbortedError,
   CrossDeviceError,
+  NotFoundError,
   SafeFsError,
   SourceChangedError,
   UnsupportedFileTypeError,
@@ -459,28 +460,33 @@ export async function build(
 /**
  * Removes a temp tree that this operation created (never a user's data): an
  * iterative walk that never follows symlinks. Errors are swallowed: it runs on
- * the failure path, where the original error is what the caller reports.
+ * the failure path, where the original error is what the caller reports. A
+ * second pass retries what failed once (a transient error); what still remains
+ * is recognisable by its name and left to `sweep()`.
  */
 export async function removeOwnTree(path: string): Promise<void> {
+  for (let pass = 0; pass < 2; pass++) {
+    if (await removeOwnTreeOnce(path)) return;
+  }
+}
+
+async function removeOwnTreeOnce(path: string): Promise<boolean> {
   try {
     const info = await sys.lstat(path);
     if (!info.isDirectory) {
       await sys.unlink(path);
-      return;
+      return true;
     }
-  } catch {
-    return;
+  } catch (e) {
+    return e instanceof NotFoundError;
   }
+  let ok = true;
   const stack: { path: string; listed: boolean }[] = [{ path, listed: false }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
     if (top.listed) {
       stack.pop();
-      try {
-        await sys.rmdir(top.path);
-      } catch {
-        // Left behind: sweep() finds it by its name.
-      }
+      await sys.rmdir(top.path).catch(() => ok = false);
       continue;
     }
     top.listed = true;
@@ -489,12 +495,13 @@ export async function removeOwnTree(path: string): Promise<void> {
       for (const ent of await sys.readDir(top.path)) {
         const child = join(top.path, ent.name);
         if (ent.isDirectory) stack.push({ path: child, listed: false });
-        else await sys.unlink(child).catch(() => {});
+        else await sys.unlink(child).catch(() => ok = false);
       }
     } catch {
-      // Cannot list: rmdir will fail and leave it for sweep().
+      ok = false;
     }
   }
+  return ok;
 }
 
 /** The directory a path lives in, fsynced (durable publish/unlink). */

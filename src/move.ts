@@ -16,6 +16,7 @@ import {
 import { type Need, preflight } from "./_perm.ts";
 import { type FileInfo, sys } from "./_sys.ts";
 import { tempPathFor } from "./_temp.ts";
+import { isOccupied, renameDirNoClobber } from "./_publish.ts";
 import {
   build,
   checkAbort,
@@ -24,7 +25,6 @@ import {
   plan,
   type Progress,
   removeOwnTree,
-  sameContent,
   sameIdentity,
   specialKind,
 } from "./_copy.ts";
@@ -250,7 +250,12 @@ export async function move(
     bytes: 0,
     entries: 1,
   };
-  if (await renameInPlace(s, sInfo, d, overwrite, durable)) {
+  // Different st_dev means rename(2) would fail with EXDEV: go straight to the
+  // copy. Equal st_dev can still be EXDEV (bind mounts): renameInPlace says so.
+  if (
+    sInfo.dev === dDirInfo.dev &&
+    await renameInPlace(s, sInfo, d, overwrite, durable)
+  ) {
     onProgress?.({
       bytesDone: 0,
       bytesTotal: 0,
@@ -292,17 +297,27 @@ export async function move(
   try {
     await build(p, tmp, engine);
     checkAbort(signal, op, s);
-    await publish(tmp, d, sInfo, overwrite, s);
+    await publish(tmp, d, p, overwrite, s);
   } catch (e) {
     await removeOwnTree(tmp);
     throw e;
   }
-  if (durable) await sys.fsyncDir(dDir);
   result.crossDevice = true;
   result.bytes = p.bytesTotal;
   result.entries = p.entries.length;
-  await removeSource(p, s, d);
-  if (durable) await sys.fsyncDir(sDir);
+  try {
+    // The source goes only once the published copy is durable (G2).
+    if (durable) await sys.fsyncDir(dDir);
+    await removeSource(p, s, d);
+    if (durable) await sys.fsyncDir(sDir);
+  } catch (e) {
+    // Published: say so, so the caller knows `dest` holds the complete copy.
+    if (e instanceof SafeFsError && !(e instanceof SourceChangedError)) {
+      e.message =
+        `Published '${d}' (a complete copy of '${s}'), then failed: ${e.message}`;
+    }
+    throw e;
+  }
   return result;
 }
 
@@ -384,28 +399,11 @@ async function renameInPlace(
       if (durable) await sys.fsyncDir(sDir);
       return true;
     } else {
-      await sys.mkdir(d, 0o700);
-      try {
-        await sys.rename(s, d);
-      } catch (e) {
-        // ENOTEMPTY/EEXIST: someone filled our directory; it is theirs now.
-        if (
-          !(e instanceof SafeFsError &&
-            (e.code === "ENOTEMPTY" || e.code === "EEXIST"))
-        ) {
-          await sys.rmdir(d).catch(() => {});
-        }
-        throw e;
-      }
+      await renameDirNoClobber(s, d, (await sys.readDir(s)).length === 0);
     }
   } catch (e) {
     if (e instanceof CrossDeviceError) return false;
-    if (
-      e instanceof SafeFsError &&
-      (e.code === "EEXIST" || (e.code === "ENOTEMPTY" && !overwrite))
-    ) {
-      throw exists(s, d);
-    }
+    if (!overwrite && isOccupied(e)) throw exists(s, d);
     if (e instanceof NotEmptyError) {
       throw new NotEmptyError(
         `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
@@ -425,37 +423,23 @@ async function renameInPlace(
 async function publish(
   tmp: string,
   d: string,
-  sInfo: FileInfo,
+  p: Plan,
   overwrite: boolean,
   s: string,
 ): Promise<void> {
   try {
     if (overwrite) {
       await sys.rename(tmp, d);
-    } else if (!sInfo.isDirectory) {
+    } else if (p.entries[0].kind !== "dir") {
       await sys.link(tmp, d);
-      await sys.unlink(tmp);
+      // Published. The temp is now a second name of `d`: removing it may not
+      // fail the move (removeOwnTree retries; sweep() finds what remains).
+      await sys.unlink(tmp).catch(() => removeOwnTree(tmp));
     } else {
-      await sys.mkdir(d, 0o700);
-      try {
-        await sys.rename(tmp, d);
-      } catch (e) {
-        if (
-          !(e instanceof SafeFsError &&
-            (e.code === "ENOTEMPTY" || e.code === "EEXIST"))
-        ) {
-          await sys.rmdir(d).catch(() => {});
-        }
-        throw e;
-      }
+      await renameDirNoClobber(tmp, d, p.entries.length === 1);
     }
   } catch (e) {
-    if (
-      e instanceof SafeFsError &&
-      (e.code === "EEXIST" || (e.code === "ENOTEMPTY" && !overwrite))
-    ) {
-      throw exists(s, d);
-    }
+    if (!overwrite && isOccupied(e)) throw exists(s, d);
     throw e;
   }
 }
@@ -474,10 +458,11 @@ async function removeSource(p: Plan, s: string, d: string): Promise<void> {
     const path = e.rel === "" ? p.root : join(p.root, e.rel);
     const now = await lstatOrNull(path);
     if (now === null) continue; // Someone else removed it: nothing to do.
-    if (
-      !sameIdentity(now, e.info) ||
-      (e.kind === "file" && !sameContent(now, e.info))
-    ) {
+    // ctime is not compared: unlinking one name of a hard-linked file moves the
+    // other's ctime. A writer moves size or mtime.
+    const moved = now.size !== e.info.size ||
+      now.mtime?.getTime() !== e.info.mtime?.getTime();
+    if (!sameIdentity(now, e.info) || (e.kind === "file" && moved)) {
       kept.push(path);
       continue;
     }

@@ -1,0 +1,238 @@
+// Copyright 2026 the safefs authors. MIT license.
+// Shared test helpers: temp dirs on two filesystems, tree snapshots, tmpfs
+// mounts, fault injection through the _sys seam.
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { setSysHook, type SysCall } from "../src/_sys.ts";
+import { isTempName } from "../src/_temp.ts";
+
+/** A temp dir on the disk (ext4 here). */
+export function diskDir(): string {
+  return Deno.makeTempDirSync({ prefix: "safefs-test-" });
+}
+
+/** True when /dev/shm is a different filesystem from the disk temp dir. */
+export const HAS_SHM: boolean = (() => {
+  try {
+    const a = Deno.statSync("/dev/shm");
+    const b = Deno.statSync(Deno.makeTempDirSync({ prefix: "safefs-probe-" }));
+    return a.isDirectory && a.dev !== b.dev;
+  } catch {
+    return false;
+  }
+})();
+
+/** A temp dir on another filesystem (tmpfs at /dev/shm). */
+export function shmDir(): string {
+  return Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "safefs-test-" });
+}
+
+/** Removes test dirs (best effort, unmounting anything left mounted). */
+export function cleanup(...dirs: string[]): void {
+  for (const d of dirs) {
+    try {
+      Deno.removeSync(d, { recursive: true });
+    } catch {
+      // ignore
+    }
+  }
+}
+
+function sha(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * A description of a tree (or file, or symlink) at `root`: rel path → type,
+ * mode, content hash or link target. `null` when nothing is there.
+ */
+export function snapshot(
+  root: string,
+  opts: { times?: boolean } = {},
+): Record<string, string> | null {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(root);
+  } catch {
+    return null;
+  }
+  const out: Record<string, string> = {};
+  const walk = (path: string, rel: string, i: Deno.FileInfo): void => {
+    const mode = (i.mode! & 0o7777).toString(8);
+    const t = opts.times ? `:${i.mtime?.getTime()}` : "";
+    if (i.isSymlink) out[rel] = `l:${Deno.readLinkSync(path)}`;
+    else if (i.isFile) {
+      out[rel] = `f:${mode}:${sha(Deno.readFileSync(path))}${t}`;
+    } else if (i.isDirectory) {
+      out[rel] = `d:${mode}${t}`;
+      const names = Array.from(Deno.readDirSync(path)).map((e) => e.name)
+        .sort();
+      for (const n of names) {
+        walk(
+          join(path, n),
+          rel === "" ? n : `${rel}/${n}`,
+          Deno.lstatSync(join(path, n)),
+        );
+      }
+    } else out[rel] = "special";
+  };
+  walk(root, "", info);
+  return out;
+}
+
+/** Names of safefs temp entries directly in `dir`. */
+export function temps(dir: string): string[] {
+  try {
+    return Array.from(Deno.readDirSync(dir)).map((e) => e.name).filter(
+      isTempName,
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Writes `bytes` random-ish bytes (deterministic per seed) to `path`. */
+export function writeBytes(path: string, bytes: number, seed = 1): void {
+  const buf = new Uint8Array(bytes);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < bytes; i += 4) {
+    x = (x * 1664525 + 1013904223) >>> 0;
+    buf[i] = x & 0xff;
+    if (i + 1 < bytes) buf[i + 1] = (x >>> 8) & 0xff;
+    if (i + 2 < bytes) buf[i + 2] = (x >>> 16) & 0xff;
+    if (i + 3 < bytes) buf[i + 3] = (x >>> 24) & 0xff;
+  }
+  Deno.writeFileSync(path, buf);
+}
+
+/** A small sample tree: files, a subdir, a symlink, a hard link, odd modes. */
+export function makeTree(root: string): void {
+  Deno.mkdirSync(join(root, "sub/deeper"), { recursive: true });
+  Deno.writeTextFileSync(join(root, "a.txt"), "alpha");
+  writeBytes(join(root, "sub/big.bin"), 300_000, 7);
+  Deno.writeTextFileSync(join(root, "sub/deeper/c.txt"), "gamma");
+  Deno.chmodSync(join(root, "sub/deeper/c.txt"), 0o640);
+  Deno.chmodSync(join(root, "sub/deeper"), 0o750);
+  Deno.symlinkSync("sub/deeper/c.txt", join(root, "link"));
+  Deno.symlinkSync("/nonexistent/target", join(root, "dangling"));
+  Deno.linkSync(join(root, "a.txt"), join(root, "sub/a-hard.txt"));
+  Deno.writeFileSync(join(root, "empty"), new Uint8Array());
+  Deno.utimeSync(
+    join(root, "a.txt"),
+    new Date(1_000_000_000),
+    new Date(1_000_000_000),
+  );
+}
+
+/** Records every seam call while `fn` runs. */
+export async function recordCalls<T>(
+  fn: () => Promise<T>,
+): Promise<{ calls: SysCall[]; result: T | unknown }> {
+  const calls: SysCall[] = [];
+  const restore = setSysHook((c) => {
+    calls.push(c);
+  });
+  try {
+    return { calls, result: await fn() };
+  } catch (e) {
+    return { calls, result: e };
+  } finally {
+    restore();
+  }
+}
+
+/** Runs `fn` with seam call number `n` (0-based) failing with `error`. */
+export async function failingAt<T>(
+  n: number,
+  error: () => Error,
+  fn: () => Promise<T>,
+): Promise<{ hit: SysCall | null; result: T | unknown }> {
+  let i = 0;
+  let hit: SysCall | null = null;
+  const restore = setSysHook((c) => {
+    if (i++ === n) {
+      hit = c;
+      throw error();
+    }
+  });
+  let result: T | unknown;
+  try {
+    result = await fn();
+  } catch (e) {
+    result = e;
+  } finally {
+    restore();
+  }
+  return { hit, result };
+}
+
+export const EIO = (): Error => new Error("Input/output error (os error 5)");
+
+/** True when this process may mount a tmpfs (root, mount available). */
+export const CAN_MOUNT: boolean = (() => {
+  try {
+    const dir = Deno.makeTempDirSync({ prefix: "safefs-mountprobe-" });
+    const ok = new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
+      stderr: "null",
+      stdout: "null",
+    })
+      .outputSync().success;
+    if (ok) new Deno.Command("umount", { args: [dir] }).outputSync();
+    Deno.removeSync(dir);
+    return ok;
+  } catch {
+    return false;
+  }
+})();
+
+/** Mounts a tmpfs at `dir` with mount options `opts` (e.g. "size=1m", "ro"). */
+export function mountTmpfs(dir: string, opts: string): void {
+  const r = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", opts, "tmpfs", dir],
+  }).outputSync();
+  if (!r.success) {
+    throw new Error(`mount failed: ${new TextDecoder().decode(r.stderr)}`);
+  }
+}
+
+/** Unmounts `dir` (lazily if busy). */
+export function umount(dir: string): void {
+  const r = new Deno.Command("umount", { args: [dir], stderr: "null" })
+    .outputSync();
+  if (!r.success) {
+    new Deno.Command("umount", { args: ["-l", dir] }).outputSync();
+  }
+}
+
+/** The deno executable running the tests, for subprocesses. */
+export const DENO: string = Deno.execPath();
+
+/** Runs a deno script in a subprocess with the given flags, stdin closed. */
+export async function runDeno(
+  flags: string[],
+  code: string,
+  args: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const file = Deno.makeTempFileSync({ prefix: "safefs-sub-", suffix: ".ts" });
+  Deno.writeTextFileSync(file, code);
+  try {
+    const out = await new Deno.Command(DENO, {
+      args: ["run", "--no-prompt", "--quiet", ...flags, file, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+    };
+  } finally {
+    Deno.removeSync(file);
+  }
+}
+
+/** file:// URL of the package's mod.ts, for subprocess scripts. */
+export const MOD_URL: string = new URL("../mod.ts", import.meta.url).href;
