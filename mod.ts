@@ -24,3 +24,4 @@
  */
 export * from "./src/errors.ts";
 export * from "./src/move.ts";
+export * from "./src/types.ts";

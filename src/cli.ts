@@ -25,7 +25,9 @@
  * @returns The exit status (2: not yet implemented).
  */
 export function main(_args: string[]): Promise<number> {
-  console.error("safefs: the command line is not yet implemented (use the library API)");
+  console.error(
+    "safefs: the command line is not yet implemented (use the library API)",
+  );
   return Promise.resolve(2);
 }
 

@@ -39,8 +39,6 @@ import {
   UnsupportedFileTypeError,
 } from "./errors.ts";
 
-export type { Progress };
-
 /** Options for {@linkcode move}. */
 export interface MoveOptions {
   /**

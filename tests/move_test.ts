@@ -721,8 +721,16 @@ async function faultSweep(
       if (!(result instanceof Error)) {
         // A failure the move may absorb (removing its own temp name after
         // the publish): then it must have fully happened.
-        deepStrictEqual(snapshot(dest), srcSnap, `${where}: resolved but dest incomplete`);
-        assertEquals(snapshot(src), null, `${where}: resolved but source still there`);
+        deepStrictEqual(
+          snapshot(dest),
+          srcSnap,
+          `${where}: resolved but dest incomplete`,
+        );
+        assertEquals(
+          snapshot(src),
+          null,
+          `${where}: resolved but source still there`,
+        );
         absorbed++;
         continue;
       }

@@ -1,0 +1,119 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * `deno task demo`: builds a sample tree in a temp dir on disk and moves a
+ * large file and a directory tree across filesystems (disk ↔ /dev/shm when
+ * /dev/shm is a separate tmpfs), printing each step and how long it took.
+ *
+ * @module
+ */
+import { AlreadyExistsError, move } from "./mod.ts";
+
+const MiB = 1024 * 1024;
+
+async function step<T>(what: string, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const r = await f();
+  const ms = performance.now() - t0;
+  console.log(`${what.padEnd(64)} ${ms.toFixed(1).padStart(9)} ms`);
+  return r;
+}
+
+function countEntries(dir: string): number {
+  let n = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    n++;
+    if (e.isDirectory) n += countEntries(`${dir}/${e.name}`);
+  }
+  return n;
+}
+
+const disk = Deno.makeTempDirSync({ prefix: "safefs-demo-" });
+let other: string;
+let crossFs = false;
+try {
+  other = Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "safefs-demo-" });
+  crossFs = Deno.statSync(other).dev !== Deno.statSync(disk).dev;
+} catch {
+  other = Deno.makeTempDirSync({ prefix: "safefs-demo-other-" });
+}
+console.log(`safefs demo: disk dir ${disk}`);
+console.log(
+  `             other dir ${other} (${
+    crossFs
+      ? "another filesystem: moves copy, publish, then remove"
+      : "same filesystem: moves are renames"
+  })\n`,
+);
+
+try {
+  await step("build sample tree: 64 MiB file + 1,000 files in 20 dirs", () => {
+    const big = new Uint8Array(64 * MiB);
+    crypto.getRandomValues(big.subarray(0, 65536));
+    for (let i = 65536; i < big.length; i += 65536) big.copyWithin(i, 0, 65536);
+    Deno.writeFileSync(`${disk}/big.bin`, big);
+    for (let d = 0; d < 20; d++) {
+      Deno.mkdirSync(`${disk}/tree/dir${d}/nested`, { recursive: true });
+      for (let f = 0; f < 50; f++) {
+        Deno.writeTextFileSync(
+          `${disk}/tree/dir${d}/${f < 25 ? "" : "nested/"}file${f}.txt`,
+          `file ${d}/${f}\n`.repeat(f + 1),
+        );
+      }
+    }
+    Deno.symlinkSync("dir0/file0.txt", `${disk}/tree/link-to-file0`);
+    Deno.linkSync(
+      `${disk}/tree/dir0/file1.txt`,
+      `${disk}/tree/hardlink-to-file1`,
+    );
+    return Promise.resolve();
+  });
+  const entries = countEntries(`${disk}/tree`);
+
+  await step(
+    "move a file on one filesystem (rename)",
+    () => move(`${disk}/big.bin`, `${disk}/big-renamed.bin`),
+  );
+  const r1 = await step(
+    `move the 64 MiB file to the other dir`,
+    () => move(`${disk}/big-renamed.bin`, `${other}/big.bin`),
+  );
+  console.log(
+    `  -> crossDevice=${r1.crossDevice}, ${r1.bytes} bytes copied, fsynced, published, source removed`,
+  );
+  const r2 = await step(
+    `move the tree (${entries} entries) to the other dir`,
+    () => move(`${disk}/tree`, `${other}/tree`),
+  );
+  console.log(
+    `  -> crossDevice=${r2.crossDevice}, ${r2.entries} entries, symlink and hard link kept`,
+  );
+  await step(
+    "move the tree back (durable: false)",
+    () => move(`${other}/tree`, `${disk}/tree`, { durable: false }),
+  );
+  await step(
+    "move the file back",
+    () => move(`${other}/big.bin`, `${disk}/big.bin`),
+  );
+
+  Deno.writeTextFileSync(`${disk}/other.txt`, "someone else's file");
+  await step(
+    "move onto an existing file without overwrite (refused)",
+    async () => {
+      try {
+        await move(`${disk}/big.bin`, `${disk}/other.txt`);
+      } catch (e) {
+        if (!(e instanceof AlreadyExistsError)) throw e;
+        console.log(`  -> ${e.name} (${e.code}): ${e.message}`);
+      }
+    },
+  );
+  console.log(
+    `\nsource after all moves: ${
+      countEntries(`${disk}/tree`)
+    } entries, big.bin ${Deno.statSync(`${disk}/big.bin`).size} bytes`,
+  );
+} finally {
+  Deno.removeSync(disk, { recursive: true });
+  Deno.removeSync(other, { recursive: true });
+}
