@@ -66,6 +66,13 @@ async function resolvedLocation(
  * @param needs What the call will do, where.
  */
 export async function preflight(op: string, needs: Need[]): Promise<void> {
+  // Granted for every path (--allow-read / --allow-write without a list):
+  // nothing to check, and no location can escape it.
+  const everywhere = {
+    read: sys.permission({ name: "read" }) === "granted",
+    write: sys.permission({ name: "write" }) === "granted",
+  };
+  needs = needs.filter((n) => !everywhere[n.kind]);
   for (const need of needs) {
     if (!granted(need.kind, need.path)) {
       const flag = `--allow-${need.kind}=${need.path}`;
@@ -76,8 +83,6 @@ export async function preflight(op: string, needs: Need[]): Promise<void> {
     }
   }
   for (const need of needs) {
-    // With the permission granted for every path, no location can escape it.
-    if (sys.permission({ name: need.kind }) === "granted") continue;
     const real = await resolvedLocation(need.path, need.followLast ?? false);
     if (real === null || real === need.path) continue;
     if (!granted(need.kind, real)) {
