@@ -91,18 +91,31 @@ export function temps(dir: string): string[] {
   }
 }
 
-/** Writes `bytes` random-ish bytes (deterministic per seed) to `path`. */
+/** Writes `bytes` pseudo-random bytes (deterministic per seed) to `path`. */
 export function writeBytes(path: string, bytes: number, seed = 1): void {
-  const buf = new Uint8Array(bytes);
-  let x = seed * 2654435761 >>> 0;
-  for (let i = 0; i < bytes; i += 4) {
+  const CHUNK = 1 << 20;
+  const pattern = new Uint8Array(Math.min(bytes, CHUNK));
+  let x = (seed * 2654435761) >>> 0;
+  const view = new DataView(pattern.buffer);
+  for (let i = 0; i + 4 <= pattern.length; i += 4) {
     x = (x * 1664525 + 1013904223) >>> 0;
-    buf[i] = x & 0xff;
-    if (i + 1 < bytes) buf[i + 1] = (x >>> 8) & 0xff;
-    if (i + 2 < bytes) buf[i + 2] = (x >>> 16) & 0xff;
-    if (i + 3 < bytes) buf[i + 3] = (x >>> 24) & 0xff;
+    view.setUint32(i, x);
   }
-  Deno.writeFileSync(path, buf);
+  for (let i = pattern.length & ~3; i < pattern.length; i++) {
+    pattern[i] = i & 0xff;
+  }
+  const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+  try {
+    for (let off = 0, n = 0; off < bytes; off += CHUNK, n++) {
+      const len = Math.min(CHUNK, bytes - off);
+      // Make every MiB differ: stamp its index into its first bytes.
+      if (len >= 8) new DataView(pattern.buffer).setFloat64(0, n + seed);
+      let done = 0;
+      while (done < len) done += f.writeSync(pattern.subarray(done, len));
+    }
+  } finally {
+    f.close();
+  }
 }
 
 /** A small sample tree: files, a subdir, a symlink, a hard link, odd modes. */
