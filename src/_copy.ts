@@ -15,17 +15,37 @@
  *    temp before it is made durable; directory times after their children.
  *
  * The caller publishes the temp with one rename (or link / rename onto its own
- * empty directory for no-clobber) and removes it on any failure (`removeOwnTree`).
+ * empty directory for no-clobber, `publishTemp`) and removes it on any failure
+ * (`removeOwnTree`). `checkUnchanged()` re-examines the source after the build:
+ * a tree that gained, lost or replaced entries while it was copied is reported.
+ *
+ * File data is moved by one of two strategies (see `tuning` and
+ * bench/copy_bench.ts for the measurements behind them):
+ * - the handle loop: `read` from the identity-checked source handle into one
+ *   reused 1 MiB buffer, `write` to the temp's handle. Every byte comes from
+ *   the inode that was checked. Used for files under 1 MiB, with
+ *   `verify: "sha256"`, for set-user/group-ID files, without a preserved
+ *   mode, and whenever the seam has no kernel copy (`sys.copyFile` is
+ *   optional: a backend without one gets the loop).
+ * - the kernel copy: `sys.copyFile` (Deno.copyFile, i.e. copy_file_range, one
+ *   in-kernel copy instead of two user-space ones) onto the temp this call
+ *   created exclusively, with the identity re-verification described at
+ *   `kernelCopy()`. Used for the other files of at least 1 MiB; with a
+ *   `signal` or `onProgress`, only up to 8 MiB (one kernel copy can be neither
+ *   aborted nor reported on while it runs).
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { dirname, join } from "./_path.ts";
+import { basename, dirname, join } from "./_path.ts";
 import { type FileInfo, type Handle, sys } from "./_sys.ts";
+import { renameDirNoClobber } from "./_publish.ts";
+import { tempPathFor } from "./_temp.ts";
 import {
   AbortedError,
   CrossDeviceError,
   NotFoundError,
+  PermissionError,
   SafeFsError,
   SourceChangedError,
   UnsupportedFileTypeError,
@@ -48,7 +68,8 @@ export interface Progress {
 /** What the engine must keep of the source's metadata. */
 export interface PreserveOptions {
   /**
-   * Copy the permission bits (else 0o666/0o777 less the umask).
+   * Copy the permission bits (else files get 0o666 and directories 0o777,
+   * less the umask, applied by the kernel at creation).
    * @default {true}
    */
   mode?: boolean;
@@ -249,7 +270,41 @@ export async function plan(
   return { root, entries, bytesTotal, skippedMounts };
 }
 
-const CHUNK = 1 << 20;
+/**
+ * The engine's copy strategy knobs. Internal: benchmarks and tests change them
+ * to measure or force one strategy; nothing else should.
+ */
+export const tuning = {
+  /**
+   * Buffer size of the handle loop. 256 KiB-1 MiB copy fastest here (the
+   * buffer stays in cache); 4-16 MiB were 5-20% slower (bench/copy_bench.ts).
+   */
+  chunkSize: 1 << 20,
+  /**
+   * Files of at least this size use the kernel copy when the seam has one.
+   * Below it the handle loop needs fewer calls (open, read, write) than the
+   * kernel copy plus its re-verification.
+   */
+  kernelCopyMin: 1 << 20,
+  /**
+   * With a `signal` or `onProgress`, files larger than this use the handle loop
+   * even when the kernel copy is available: one kernel copy can be neither
+   * aborted nor reported on until it has finished.
+   */
+  kernelCopyResponsiveMax: 8 << 20,
+};
+
+/**
+ * The seam's in-kernel file copy, when the backend has one: `Deno.copyFile`
+ * (copy_file_range(2), or sendfile across filesystems). It is path based and
+ * follows symlinks at both ends, so `kernelCopy()` only points it at a temp this
+ * call created exclusively and re-verifies both ends afterwards.
+ */
+function seamCopyFile(): ((from: string, to: string) => Promise<void>) | null {
+  const f = (sys as { copyFile?: (a: string, b: string) => Promise<void> })
+    .copyFile;
+  return typeof f === "function" ? f : null;
+}
 
 class ProgressMeter {
   bytesDone = 0;
@@ -300,14 +355,25 @@ async function applyOwner(
   }
 }
 
-function umaskMode(base: number): number {
-  return base & ~sys.umask();
+/**
+ * The mode a copied file or directory ends with, or `null` for "the default
+ * less the umask". That default is left to the kernel (the entry is created
+ * with 0o666 / 0o777 and no chmod follows): reading the umask needs
+ * `--allow-sys`, which a copy should not require.
+ */
+function finalMode(
+  info: FileInfo,
+  dir: boolean,
+  o: EngineOptions,
+): number | null {
+  if (o.preserve.mode) return (info.mode ?? (dir ? 0o755 : 0o644)) & 0o7777;
+  return null;
 }
 
 /**
  * Copies one regular file through an identity-checked handle into `tmp`, which
- * is created exclusively. On return `tmp` is complete, has its final mode, owner
- * and times, and (durable) its data and metadata are on disk.
+ * is created exclusively. On return `tmp` is complete, has its final owner,
+ * mode and times, and (durable) its data and metadata are on disk.
  */
 async function copyFileData(
   src: string,
@@ -315,9 +381,14 @@ async function copyFileData(
   tmp: string,
   o: EngineOptions,
   meter: ProgressMeter,
-  buf: Uint8Array,
+  buf: () => Uint8Array,
 ): Promise<void> {
-  const input = await sys.open(src, { read: true });
+  let input: Handle;
+  try {
+    input = await sys.open(src, { read: true });
+  } catch (e) {
+    throw vanished(e, o.op, src);
+  }
   try {
     const before = await sys.fstat(input);
     if (!sameIdentity(before, expected)) {
@@ -330,34 +401,50 @@ async function copyFileData(
     if (!sameContent(before, expected)) {
       throw changed(o.op, src, "was modified after it was examined");
     }
-    const output = await sys.open(tmp, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
+    const mode = finalMode(expected, false, o);
+    const kernel = seamCopyFile();
+    const responsive = o.signal !== undefined || o.onProgress !== undefined;
+    const srcMode = (before.mode ?? 0o7777) & 0o7777;
+    let output: Handle;
+    if (
+      kernel !== null && o.verify === "none" && mode !== null &&
+      before.size >= tuning.kernelCopyMin &&
+      (!responsive || before.size <= tuning.kernelCopyResponsiveMax) &&
+      // Deno.copyFile gives the file the source's mode while it copies: only
+      // when that grants nothing the final mode does not, and never a
+      // set-user/group-ID mode (a partly written copy, owned by the copier,
+      // must not be executable with its rights).
+      (srcMode & ~mode) === 0 && (srcMode & 0o6000) === 0
+    ) {
+      output = await kernelCopy(kernel, src, input, before, tmp, o);
+      meter.tick(src, before.size, 0);
+    } else {
+      // A preserved mode is set by chmod once the data is in (0o600 until
+      // then); the umask default is given at creation, never changed after.
+      output = await sys.open(tmp, {
+        write: true,
+        createNew: true,
+        mode: mode === null ? 0o666 : 0o600,
+      });
+      try {
+        await loopCopy(src, input, before, tmp, output, o, meter, buf());
+      } catch (e) {
+        sys.close(output);
+        throw e;
+      }
+    }
     try {
-      const hash = o.verify === "sha256" ? createHash("sha256") : null;
-      let copied = 0;
-      while (true) {
-        checkAbort(o.signal, o.op, src);
-        const n = await sys.read(input, buf);
-        if (n === null || n === 0) break;
-        const chunk = buf.subarray(0, n);
-        hash?.update(chunk);
-        await sys.writeAll(output, chunk);
-        copied += n;
-        meter.tick(src, n, 0);
-      }
-      const after = await sys.fstat(input);
-      if (!sameContent(before, after) || copied !== before.size) {
-        throw changed(o.op, src, "was modified while it was being copied");
-      }
-      if (hash !== null) await verifyTemp(tmp, hash.digest("hex"), o, buf);
-      const mode = o.preserve.mode
-        ? (expected.mode ?? 0o644) & 0o7777
-        : umaskMode(0o666);
-      await sys.chmod(tmp, mode);
+      // Owner before mode: chown clears the set-user/group-ID bits.
       await applyOwner(tmp, expected, o);
+      let m = mode;
+      if (m !== null && (m & 0o6000) !== 0) {
+        // Set-user/group-ID only for the same owner/group: copying another
+        // user's set-user-ID program must not make it run as the copier.
+        const mine = await sys.fstat(output);
+        if (mine.uid !== expected.uid) m &= ~0o4000;
+        if (mine.gid !== expected.gid) m &= ~0o2000;
+      }
+      if (m !== null) await sys.chmod(tmp, m);
       if (o.preserve.times && expected.mtime) {
         await sys.futime(
           output,
@@ -374,15 +461,159 @@ async function copyFileData(
   }
 }
 
-/** Re-reads what was written to `tmp` and compares its SHA-256 with `expected`. */
+/**
+ * The handle loop: every byte is read through the identity-checked `input`
+ * handle. Afterwards the handle is stat'ed again: a size, mtime or ctime that
+ * moved, or a byte count that differs from the size, means the source was
+ * written to while it was read.
+ */
+async function loopCopy(
+  src: string,
+  input: Handle,
+  before: FileInfo,
+  tmp: string,
+  output: Handle,
+  o: EngineOptions,
+  meter: ProgressMeter,
+  buf: Uint8Array,
+): Promise<void> {
+  const hash = o.verify === "sha256" ? createHash("sha256") : null;
+  let copied = 0;
+  // Read exactly the size seen at open (no extra read for EOF): a file that
+  // grew or shrank meanwhile is caught by the fstat below.
+  while (copied < before.size) {
+    checkAbort(o.signal, o.op, src);
+    const n = await sys.read(input, buf);
+    if (n === null || n === 0) break;
+    const chunk = buf.subarray(0, n);
+    hash?.update(chunk);
+    await sys.writeAll(output, chunk);
+    copied += n;
+    meter.tick(src, n, 0);
+  }
+  const after = await sys.fstat(input);
+  if (!sameContent(before, after) || copied !== before.size) {
+    throw changed(o.op, src, "was modified while it was being copied");
+  }
+  if (hash !== null) {
+    await verifyTemp(tmp, output, hash.digest("hex"), o, buf);
+  }
+}
+
+/**
+ * The kernel copy: `copyFile` copies inside the kernel, but it opens both
+ * paths again by itself (following symlinks) and truncates an existing
+ * destination. What makes that safe, and how far:
+ *
+ * The destination is a fresh name (`data`) inside a directory this call has
+ * just created with mode 0o700 (`mkdir` fails if the name exists): no other
+ * non-root user can put anything there, so copyFile creates a new file and
+ * cannot be led through a planted symlink. (It is not created beforehand on
+ * purpose: O_TRUNC of an existing empty file makes ext4 start writeback of the
+ * whole file when it is closed, `auto_da_alloc`, which halved throughput.)
+ * The finished file is then given the name `tmp` with `link` (EEXIST if anything
+ * is there) and the private directory is removed.
+ *
+ * Before the copy: `input` is our open handle on the source and its fstat
+ * matched the planned lstat (same dev/ino/type, same size/mtime/ctime).
+ * After it we check, in this order:
+ * 1. fstat(input) still shows the same size, mtime and ctime: the inode we
+ *    checked was not written to (or truncated, chmod'ed, linked, renamed)
+ *    while the copy ran.
+ * 2. stat(src) (following symlinks, as copyFile did) names that same inode,
+ *    with the same size/mtime/ctime: the path still leads to it.
+ * 3. The copy, opened again, has exactly the source's size.
+ *
+ * What that guarantees: the copy holds `size` bytes, and the path led to our
+ * unchanged inode both when we opened it and after the copy. Replacing the file
+ * at `src` and putting it back in between needs a rename, link or unlink of our
+ * inode, each of which moves its ctime, which check 1 sees.
+ *
+ * What it does not: Deno reports times in milliseconds, so a change within the
+ * same millisecond as the source's last ctime is invisible; and a swap of an
+ * ANCESTOR directory of `src` (rename the directory away, put another in its
+ * place, put it back) does not touch our inode and is not seen. The handle loop
+ * (every byte read through the checked handle) has neither gap; so has
+ * `verify: "sha256"`, which always uses it.
+ *
+ * Returns a write handle on `tmp`, for the caller's futime and fsync.
+ */
+async function kernelCopy(
+  copyFile: (a: string, b: string) => Promise<void>,
+  src: string,
+  input: Handle,
+  before: FileInfo,
+  tmp: string,
+  o: EngineOptions,
+): Promise<Handle> {
+  checkAbort(o.signal, o.op, src);
+  const priv = tempPathFor(tmp);
+  await sys.mkdir(priv, 0o700);
+  const data = join(priv, "data");
+  let output: Handle | null = null;
+  try {
+    await copyFile(src, data);
+    output = await sys.open(data, { write: true });
+    const after = await sys.fstat(input);
+    if (!sameContent(before, after)) {
+      throw changed(o.op, src, "was modified while it was being copied");
+    }
+    let atPath: FileInfo;
+    try {
+      atPath = await sys.stat(src);
+    } catch (e) {
+      throw vanished(e, o.op, src);
+    }
+    if (!sameIdentity(atPath, before) || !sameContent(atPath, before)) {
+      throw changed(
+        o.op,
+        src,
+        "was replaced by another file while it was being copied",
+      );
+    }
+    const written = await sys.fstat(output);
+    if (!written.isFile || written.size !== before.size) {
+      throw new SafeFsError(
+        `Cannot ${o.op} '${src}': the kernel copy wrote ${written.size} of ` +
+          `${before.size} bytes; nothing was published`,
+        { code: "EIO", op: o.op, path: src, dest: data },
+      );
+    }
+    checkAbort(o.signal, o.op, src);
+    await sys.link(data, tmp);
+    await sys.unlink(data);
+    await sys.rmdir(priv);
+    return output;
+  } catch (e) {
+    if (output !== null) sys.close(output);
+    await removeOwnTree(priv);
+    throw e;
+  }
+}
+
+/**
+ * Re-reads what was written to `tmp` (through a new handle, checked to be the
+ * same inode as `output`) and compares its SHA-256 with `expected`, the hash of
+ * what was read from the source. This catches data corrupted between our read
+ * and the kernel (a bug, a faulty buffer, a misbehaving FUSE or network
+ * filesystem); it reads back the page cache, so it does not test the medium.
+ */
 async function verifyTemp(
   tmp: string,
+  output: Handle,
   expected: string,
   o: EngineOptions,
   buf: Uint8Array,
 ): Promise<void> {
   const h = await sys.open(tmp, { read: true });
   try {
+    const [mine, reread] = [await sys.fstat(output), await sys.fstat(h)];
+    if (!sameIdentity(mine, reread)) {
+      throw new SafeFsError(
+        `Cannot ${o.op} to '${tmp}': the temp was replaced by someone else; nothing was published`,
+        { code: "EIO", op: o.op, path: tmp },
+      );
+    }
     const hash = createHash("sha256");
     while (true) {
       const n = await sys.read(h, buf);
@@ -402,6 +633,15 @@ async function verifyTemp(
   }
 }
 
+/** A planned source entry that is gone: the tree changed under us. */
+function vanished(e: unknown, op: string, path: string): unknown {
+  if (!(e instanceof NotFoundError)) return e;
+  return new SourceChangedError(
+    `Cannot ${op} '${path}': it disappeared while it was being copied; nothing was published`,
+    { code: "ESRCCHANGED", op, path, cause: e },
+  );
+}
+
 /**
  * Builds the planned copy at `tmp` (which must not exist). On failure the
  * caller removes `tmp` with `removeOwnTree`.
@@ -412,7 +652,9 @@ export async function build(
   o: EngineOptions,
 ): Promise<void> {
   const meter = new ProgressMeter(p, o);
-  const buf = new Uint8Array(CHUNK);
+  // One buffer for the whole build, allocated when a file first needs it.
+  let buffer: Uint8Array | null = null;
+  const buf = (): Uint8Array => (buffer ??= new Uint8Array(tuning.chunkSize));
   const temps: string[] = new Array(p.entries.length);
   const dirs: number[] = [];
   for (let i = 0; i < p.entries.length; i++) {
@@ -422,7 +664,8 @@ export async function build(
     temps[i] = dst;
     checkAbort(o.signal, o.op, src);
     if (e.kind === "dir") {
-      await sys.mkdir(dst, 0o700);
+      // A preserved mode is set after the children (owner rwx until then).
+      await sys.mkdir(dst, o.preserve.mode ? 0o700 : 0o777);
       dirs.push(i);
       meter.tick(src, 0, 1);
     } else if (e.kind === "symlink") {
@@ -442,18 +685,116 @@ export async function build(
   for (let k = dirs.length - 1; k >= 0; k--) {
     const e = p.entries[dirs[k]];
     const dst = temps[dirs[k]];
-    const mode = o.preserve.mode
-      ? (e.info.mode ?? 0o755) & 0o7777
-      : umaskMode(0o777);
+    const mode = finalMode(e.info, true, o);
     await applyOwner(dst, e.info, o);
     // Keep the owner's rwx while we still need to fsync; the final mode is set
     // after the fsync below when it lacks them.
-    await sys.chmod(dst, mode | 0o700);
+    if (mode !== null) await sys.chmod(dst, mode | 0o700);
     if (o.preserve.times && e.info.mtime) {
       await sys.utime(dst, e.info.atime ?? e.info.mtime, e.info.mtime);
     }
     if (o.durable) await sys.fsyncDir(dst);
-    if ((mode & 0o700) !== 0o700) await sys.chmod(dst, mode);
+    if (mode !== null && (mode & 0o700) !== 0o700) {
+      await sys.chmod(dst, mode);
+    }
+  }
+}
+
+/**
+ * `Deno.symlink` needs UNSCOPED `--allow-read` and `--allow-write` (a path
+ * grant is not enough). A plan with symlinks is checked here, before anything
+ * is created (G8), instead of failing halfway through the build.
+ */
+export function checkSymlinkPermission(p: Plan, op: string): void {
+  const link = p.entries.find((e) => e.kind === "symlink");
+  if (link === undefined) return;
+  for (const kind of ["read", "write"] as const) {
+    if (sys.permission({ name: kind }) !== "granted") {
+      const path = link.rel === "" ? p.root : join(p.root, link.rel);
+      const flag = `--allow-${kind}`;
+      throw new PermissionError(
+        `Cannot ${op} '${p.root}': it holds symlinks (such as '${path}'), and ` +
+          `Deno creates symlinks only with unscoped --allow-read and ` +
+          `--allow-write (run with ${flag})`,
+        { code: "ENOTCAPABLE", op, path, flag },
+      );
+    }
+  }
+}
+
+/**
+ * Re-examines the source after `build()`: every planned entry must still be
+ * there with the same identity (and, for files, the same size, mtime and
+ * ctime), and every planned directory must hold exactly the planned names. A
+ * tree that gained, lost or replaced entries while it was copied is reported
+ * with `SourceChangedError` (nothing is published); it is never walked again.
+ */
+export async function checkUnchanged(p: Plan, o: EngineOptions): Promise<void> {
+  const children = new Map<string, Set<string>>();
+  for (const e of p.entries) {
+    if (e.kind === "dir") children.set(e.rel, new Set());
+    if (e.rel !== "") {
+      children.get(e.rel.includes("/") ? dirname(e.rel) : "")?.add(
+        basename(e.rel),
+      );
+    }
+  }
+  for (const m of p.skippedMounts) {
+    const rel = m.slice(p.root.length + 1);
+    children.get(rel.includes("/") ? dirname(rel) : "")?.add(basename(rel));
+  }
+  for (const e of p.entries) {
+    const path = e.rel === "" ? p.root : join(p.root, e.rel);
+    checkAbort(o.signal, o.op, path);
+    let now: FileInfo;
+    try {
+      now = o.dereference ? await sys.stat(path) : await sys.lstat(path);
+    } catch (err) {
+      throw vanished(err, o.op, path);
+    }
+    if (
+      !sameIdentity(now, e.info) ||
+      (e.kind === "file" && !sameContent(now, e.info))
+    ) {
+      throw changed(o.op, path, "was replaced or modified while it was copied");
+    }
+    if (e.kind === "dir") {
+      const want = children.get(e.rel)!;
+      const names = await sys.readDir(path);
+      const extra = names.find((n) => !want.has(n.name));
+      if (extra !== undefined || names.length !== want.size) {
+        const what = extra !== undefined
+          ? `gained '${extra.name}'`
+          : "lost entries";
+        throw changed(o.op, path, `${what} while it was copied`);
+      }
+    }
+  }
+}
+
+/**
+ * Publishes a finished temp at `d` with one atomic step: `rename` (overwrite),
+ * `link` then unlink of the temp (a file or symlink, no-clobber), or a rename
+ * that cannot replace anything (a directory, no-clobber; see `_publish.ts`).
+ * Errors are the seam's (EEXIST, ENOTEMPTY, ... for a taken destination).
+ * After a successful `rename` the temp name is never touched again (it may
+ * already be someone else's); after a `link` the temp is a second name of
+ * `d`, and failing to remove it does not fail the publish (`sweep()` finds it).
+ */
+export async function publishTemp(
+  tmp: string,
+  d: string,
+  kind: "file" | "dir" | "symlink",
+  empty: boolean,
+  overwrite: boolean,
+): Promise<void> {
+  if (overwrite) {
+    await sys.rename(tmp, d);
+  } else if (kind !== "dir") {
+    await sys.link(tmp, d);
+    await sys.unlink(tmp).catch(() => removeOwnTree(tmp));
+  } else {
+    await renameDirNoClobber(tmp, d, empty);
   }
 }
 

@@ -53,6 +53,8 @@ export const backend = {
     h.utime(atime, mtime),
   close: (h: Handle): void => h.close(),
   rename: (a: string, b: string): Promise<void> => Deno.rename(a, b),
+  /** copy_file_range in the kernel; path based, follows symlinks at both ends. */
+  copyFile: (a: string, b: string): Promise<void> => Deno.copyFile(a, b),
   link: (a: string, b: string): Promise<void> => Deno.link(a, b),
   symlink: (target: string, p: string): Promise<void> =>
     Deno.symlink(target, p),
@@ -193,6 +195,8 @@ export const sys = {
     run("rename", a, b, () => backend.rename(a, b)),
   link: (a: string, b: string): Promise<void> =>
     run("link", a, b, () => backend.link(a, b)),
+  copyFile: (a: string, b: string): Promise<void> =>
+    run("copyFile", a, b, () => backend.copyFile(a, b)),
   symlink: (target: string, p: string): Promise<void> =>
     run("symlink", p, target, () => backend.symlink(target, p)),
   readLink: (p: string): Promise<string> =>

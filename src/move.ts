@@ -20,10 +20,13 @@ import { isOccupied, renameDirNoClobber } from "./_publish.ts";
 import {
   build,
   checkAbort,
+  checkSymlinkPermission,
+  checkUnchanged,
   type EngineOptions,
   type Plan,
   plan,
   type Progress,
+  publishTemp,
   removeOwnTree,
   sameIdentity,
   specialKind,
@@ -127,7 +130,7 @@ function typeName(info: FileInfo): string {
  * @example Move a file, refusing to replace an existing one
  * ```ts
  * import { move } from "@safefs/safefs";
- * import { assertEquals } from "node:assert/strict";
+ * import { equal as assertEquals } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/draft.txt`, "hello");
@@ -280,6 +283,11 @@ export async function move(
       { code: "EFTYPE", op, path: s, dest: d },
     );
   }
+  // The source must be removable once the copy is published: probe its
+  // filesystem first with a rename onto itself, which changes nothing but
+  // fails with EROFS on a read-only mount. Without it, a move out of a
+  // read-only filesystem would publish a complete copy and only then fail.
+  await sys.rename(s, s);
   const engine: EngineOptions = {
     op,
     durable,
@@ -291,9 +299,16 @@ export async function move(
     onProgress,
   };
   const p = await plan(s, sInfo, engine);
+  checkSymlinkPermission(p, op);
   const tmp = tempPathFor(d);
   try {
     await build(p, tmp, engine);
+    // A tree is examined again before it is published (as copy() does): an
+    // entry replaced while it was walked or copied (e.g. a directory swapped
+    // for a symlink to elsewhere) fails the move here, before anything is
+    // published or removed, instead of having its stranger copied and then
+    // deleted through the swapped path.
+    if (p.entries[0].kind === "dir") await checkUnchanged(p, engine);
     checkAbort(signal, op, s);
     await publish(tmp, d, p, overwrite, s);
   } catch (e) {
@@ -417,7 +432,7 @@ async function renameInPlace(
   return true;
 }
 
-/** Publishes the finished temp at `d` with one atomic step. */
+/** Publishes the finished temp at `d`; a taken destination is AlreadyExistsError. */
 async function publish(
   tmp: string,
   d: string,
@@ -426,16 +441,13 @@ async function publish(
   s: string,
 ): Promise<void> {
   try {
-    if (overwrite) {
-      await sys.rename(tmp, d);
-    } else if (p.entries[0].kind !== "dir") {
-      await sys.link(tmp, d);
-      // Published. The temp is now a second name of `d`: removing it may not
-      // fail the move (removeOwnTree retries; sweep() finds what remains).
-      await sys.unlink(tmp).catch(() => removeOwnTree(tmp));
-    } else {
-      await renameDirNoClobber(tmp, d, p.entries.length === 1);
-    }
+    await publishTemp(
+      tmp,
+      d,
+      p.entries[0].kind,
+      p.entries.length === 1,
+      overwrite,
+    );
   } catch (e) {
     if (!overwrite && isOccupied(e)) throw exists(s, d);
     throw e;

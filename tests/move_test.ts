@@ -442,7 +442,10 @@ Deno.test({
       writeBytes(join(a, "f"), 5_000_000);
       let done = false;
       const restore = setSysHook((c) => {
-        if (!done && c.op === "read" && c.path === join(a, "f")) {
+        if (
+          !done && (c.op === "read" || c.op === "copyFile") &&
+          c.path === join(a, "f")
+        ) {
           done = true;
           const f = Deno.openSync(join(a, "f"), { append: true });
           f.writeSync(new Uint8Array(10));

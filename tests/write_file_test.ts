@@ -1,0 +1,573 @@
+// Copyright 2026 the safefs authors. MIT license.
+import assert, {
+  deepStrictEqual,
+  equal as assertEquals,
+} from "node:assert/strict";
+import { join } from "node:path";
+import {
+  AbortedError,
+  AlreadyExistsError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionError,
+  SafeFsError,
+} from "../src/errors.ts";
+import { writeFile } from "../src/write_file.ts";
+import { setSysHook, sys } from "../src/_sys.ts";
+import {
+  CAN_MOUNT,
+  cleanup,
+  diskDir,
+  EIO,
+  failingAt,
+  mountTmpfs,
+  recordCalls,
+  runDeno,
+  temps,
+  umount,
+} from "./_helpers.ts";
+
+if (!CAN_MOUNT) {
+  console.warn(
+    "SKIPPED: cannot mount tmpfs (needs root): the ENOSPC writeFile test is skipped",
+  );
+}
+
+async function rejects<T extends Error>(
+  p: Promise<unknown>,
+  cls: new (...a: never[]) => T,
+  code?: string,
+): Promise<T> {
+  try {
+    await p;
+  } catch (e) {
+    assert(
+      e instanceof cls,
+      `expected ${cls.name}, got ${
+        e instanceof Error ? `${e.name}: ${e.message}` : e
+      }`,
+    );
+    if (code !== undefined) {
+      assertEquals((e as unknown as SafeFsError).code, code);
+    }
+    return e as T;
+  }
+  throw new Error(`expected ${cls.name}, but it resolved`);
+}
+
+const enc = new TextEncoder();
+
+async function* gen(): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < 3; i++) yield enc.encode(`part ${i};`);
+}
+
+async function* big(): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < 30; i++) yield new Uint8Array(100_000);
+}
+
+function payload(i: number, size: number): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let k = 0; k < size; k++) b[k] = (i * 31 + k * 7) & 0xff;
+  b.set(enc.encode(`writer ${i};`), 0);
+  return b;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+Deno.test("writeFile() writes bytes, strings, streams and async iterables, leaving no temp", async () => {
+  const dir = diskDir();
+  try {
+    const bytes = payload(1, 300_000);
+    let r = await writeFile(join(dir, "bytes"), bytes);
+    deepStrictEqual(r, { path: join(dir, "bytes"), bytes: 300_000 });
+    assert(equalBytes(Deno.readFileSync(join(dir, "bytes")), bytes));
+    r = await writeFile(join(dir, "text"), "héllo\n");
+    assertEquals(r.bytes, 7);
+    assertEquals(Deno.readTextFileSync(join(dir, "text")), "héllo\n");
+    r = await writeFile(
+      join(dir, "stream"),
+      ReadableStream.from([
+        bytes.subarray(0, 1000),
+        new Uint8Array(),
+        bytes.subarray(1000),
+      ]),
+    );
+    assert(equalBytes(Deno.readFileSync(join(dir, "stream")), bytes));
+    await writeFile(join(dir, "iter"), gen());
+    assertEquals(
+      Deno.readTextFileSync(join(dir, "iter")),
+      "part 0;part 1;part 2;",
+    );
+    await writeFile(new URL(`file://${dir}/url`), "");
+    assertEquals(Deno.statSync(join(dir, "url")).size, 0);
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() replaces by default, keeping the replaced file's mode; mode is applied exactly", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    await writeFile(p, "one");
+    assertEquals(Deno.statSync(p).mode! & 0o7777, 0o666 & ~sys.umask());
+    Deno.chmodSync(p, 0o640);
+    const ino = Deno.statSync(p).ino;
+    await writeFile(p, "two");
+    assertEquals(Deno.readTextFileSync(p), "two");
+    assertEquals(Deno.statSync(p).mode! & 0o7777, 0o640, "existing mode kept");
+    assert(
+      Deno.statSync(p).ino !== ino,
+      "replaced by a new inode, not rewritten in place",
+    );
+    await writeFile(p, "three", { mode: 0o602 });
+    assertEquals(
+      Deno.statSync(p).mode! & 0o7777,
+      0o602,
+      "umask does not apply",
+    );
+    await rejects(
+      writeFile(p, "x", { mode: 0o10000 }),
+      InvalidArgumentError,
+      "EINVAL",
+    );
+    await rejects(
+      writeFile(p, 42 as unknown as string),
+      InvalidArgumentError,
+      "EINVAL",
+    );
+    await rejects(
+      writeFile(p, ReadableStream.from(["text" as unknown as Uint8Array])),
+      InvalidArgumentError,
+    );
+    assertEquals(Deno.readTextFileSync(p), "three");
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() with overwrite: false refuses an existing path with AlreadyExistsError and changes nothing", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    await writeFile(p, "first", { overwrite: false });
+    const e = await rejects(
+      writeFile(p, "second", { overwrite: false }),
+      AlreadyExistsError,
+      "EEXIST",
+    );
+    assertEquals(e.op, "writeFile");
+    assertEquals(e.path, p);
+    assert(e.message.includes(`'${p}'`), e.message);
+    assertEquals(Deno.readTextFileSync(p), "first");
+    // the check is atomic (link), not lstat-then-act: pass the early check,
+    // then have someone create the file before the publish
+    Deno.removeSync(p);
+    const restore = setSysHook((c) => {
+      if (c.op === "link" && c.dest === p) {
+        Deno.writeTextFileSync(p, "raced in");
+      }
+    });
+    try {
+      await rejects(
+        writeFile(p, "late", { overwrite: false }),
+        AlreadyExistsError,
+      );
+    } finally {
+      restore();
+    }
+    assertEquals(Deno.readTextFileSync(p), "raced in");
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() replaces a symlink at the path instead of writing through it", async () => {
+  const dir = diskDir();
+  try {
+    Deno.writeTextFileSync(join(dir, "target"), "target content");
+    Deno.symlinkSync("target", join(dir, "link"));
+    await writeFile(join(dir, "link"), "new");
+    assert(Deno.lstatSync(join(dir, "link")).isFile);
+    assertEquals(Deno.readTextFileSync(join(dir, "link")), "new");
+    assertEquals(Deno.readTextFileSync(join(dir, "target")), "target content");
+    // without overwrite, a symlink (even dangling) counts as existing
+    Deno.symlinkSync("nowhere", join(dir, "dangling"));
+    await rejects(
+      writeFile(join(dir, "dangling"), "x", { overwrite: false }),
+      AlreadyExistsError,
+    );
+    assertEquals(Deno.readLinkSync(join(dir, "dangling")), "nowhere");
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() refuses a directory at the path and a missing parent, with typed errors", async () => {
+  const dir = diskDir();
+  try {
+    Deno.mkdirSync(join(dir, "d"));
+    await rejects(writeFile(join(dir, "d"), "x"), SafeFsError, "EISDIR");
+    assert(Deno.statSync(join(dir, "d")).isDirectory);
+    const e = await rejects(
+      writeFile(join(dir, "no/such/f"), "x"),
+      NotFoundError,
+      "ENOENT",
+    );
+    assert(e.message.includes(`'${join(dir, "no/such")}'`), e.message);
+    Deno.writeTextFileSync(join(dir, "file"), "x");
+    await rejects(writeFile(join(dir, "file/f"), "x"), SafeFsError, "ENOTDIR");
+    await rejects(writeFile("", "x"), InvalidArgumentError);
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() fsyncs the file before the publishing rename or link and the directory after; durable: false does neither", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    for (const overwrite of [true, false]) {
+      const { calls, result } = await recordCalls(() =>
+        writeFile(p, "data", { overwrite })
+      );
+      assert(!(result instanceof Error), String(result));
+      const ops = calls.map((c) => `${c.op} ${c.path ?? ""} ${c.dest ?? ""}`)
+        .join("\n");
+      const pubOp = overwrite ? "rename" : "link";
+      const fsync = calls.findIndex((c) => c.op === "fsync");
+      const write = calls.findIndex((c) => c.op === "write");
+      const pub = calls.findIndex((c) => c.op === pubOp && c.dest === p);
+      const dirSync = calls.findIndex((c, i) =>
+        i > pub && c.op === "fsyncDir" && c.path === dir
+      );
+      assert(write >= 0 && fsync > write && pub > fsync && dirSync > pub, ops);
+      assertEquals(
+        calls.filter((c) => c.op.startsWith("fsync")).length,
+        2,
+        ops,
+      );
+      const tmp = calls[pub].path!;
+      if (overwrite) {
+        // Never touch the temp name after a successful rename.
+        assert(
+          !calls.slice(pub + 1).some((c) => c.path === tmp || c.dest === tmp),
+          ops,
+        );
+      }
+      Deno.removeSync(p);
+    }
+    const quiet = await recordCalls(() =>
+      writeFile(p, "data", { durable: false })
+    );
+    assertEquals(quiet.calls.filter((c) => c.op.startsWith("fsync")).length, 0);
+    assertEquals(Deno.readTextFileSync(p), "data");
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() survives a failure at every seam call: typed error, no temp, the file old or complete", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    const data = payload(7, 100_000);
+    for (const overwrite of [true, false]) {
+      const setup = (): void => {
+        cleanup(p);
+        if (overwrite) Deno.writeTextFileSync(p, "old");
+      };
+      setup();
+      const { calls } = await recordCalls(() =>
+        writeFile(p, data, { overwrite })
+      );
+      assert(calls.length > 5);
+      for (let i = 0; i < calls.length; i++) {
+        setup();
+        const { hit, result } = await failingAt(
+          i,
+          EIO,
+          () => writeFile(p, data, { overwrite }),
+        );
+        const where = `overwrite=${overwrite} call ${i} ${JSON.stringify(hit)}`;
+        deepStrictEqual(temps(dir), [], `${where}: temp left`);
+        let now: Uint8Array | null = null;
+        try {
+          now = Deno.readFileSync(p);
+        } catch {
+          // absent
+        }
+        if (!(result instanceof Error)) {
+          // Only the removal of the temp's second name after a link may be absorbed.
+          assertEquals((hit as { op: string } | null)?.op, "unlink", where);
+          assert(now !== null && equalBytes(now, data), where);
+          continue;
+        }
+        assert(result instanceof SafeFsError, `${where}: ${result}`);
+        assertEquals((result as SafeFsError).code, "EIO", where);
+        const old = overwrite ? enc.encode("old") : null;
+        assert(
+          (now === null && old === null) ||
+            (now !== null && old !== null && equalBytes(now, old)) ||
+            (now !== null && equalBytes(now, data)),
+          `${where}: the file is neither old nor complete`,
+        );
+      }
+    }
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() aborted removes its temp and leaves the file untouched, even while the stream waits", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    Deno.writeTextFileSync(p, "old");
+    // abort between chunks
+    const ac = new AbortController();
+    const chunks = async function* (): AsyncGenerator<Uint8Array> {
+      yield payload(1, 1000);
+      ac.abort(new Error("enough"));
+      yield payload(2, 1000);
+    };
+    const e = await rejects(
+      writeFile(p, chunks(), { signal: ac.signal }),
+      AbortedError,
+      "ABORT_ERR",
+    );
+    assertEquals((e.cause as Error).message, "enough");
+    assertEquals(Deno.readTextFileSync(p), "old");
+    deepStrictEqual(temps(dir), []);
+    // abort while the stream has nothing to give (it never ends by itself)
+    let cancelled = false;
+    const stalled = new ReadableStream<Uint8Array>({
+      start(c): void {
+        c.enqueue(payload(3, 1000));
+      },
+      cancel(): void {
+        cancelled = true;
+      },
+    });
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(), 50);
+    await rejects(writeFile(p, stalled, { signal: ac2.signal }), AbortedError);
+    assertEquals(Deno.readTextFileSync(p), "old");
+    deepStrictEqual(temps(dir), []);
+    await new Promise((r) => setTimeout(r, 0));
+    assert(cancelled, "the stream was cancelled");
+    // already aborted: nothing at all happens
+    const { calls } = await recordCalls(() =>
+      writeFile(p, "x", { signal: AbortSignal.abort() })
+    );
+    assertEquals(calls.length, 0);
+    // a failing stream: its error, no temp, file untouched
+    const broken = new ReadableStream<Uint8Array>({
+      start(c): void {
+        c.enqueue(payload(4, 1000));
+        c.error(new Error("producer failed"));
+      },
+    });
+    await assert.rejects(writeFile(p, broken), /producer failed/);
+    assertEquals(Deno.readTextFileSync(p), "old");
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() 20 concurrent writers to one path: the file is exactly one writer's complete data", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    const datas = Array.from(
+      { length: 20 },
+      (_, i) => payload(i, 200_000 + i * 1000),
+    );
+    await Promise.all(datas.map((d) => writeFile(p, d)));
+    const got = Deno.readFileSync(p);
+    assert(
+      datas.some((d) => equalBytes(d, got)),
+      "the file mixes writers or is partial",
+    );
+    deepStrictEqual(temps(dir), []);
+    // no-clobber: exactly one of 20 wins, the file is its data
+    const q = join(dir, "g");
+    const results = await Promise.allSettled(
+      datas.map((d) => writeFile(q, d, { overwrite: false })),
+    );
+    const won = results.flatMap((r, i) => r.status === "fulfilled" ? [i] : []);
+    assertEquals(won.length, 1);
+    for (const r of results) {
+      if (r.status === "rejected") {
+        assert(r.reason instanceof AlreadyExistsError, String(r.reason));
+      }
+    }
+    assert(equalBytes(Deno.readFileSync(q), datas[won[0]]));
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() 20 writer processes to one path: the file is exactly one writer's complete data", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    const script = join(dir, "writer.ts");
+    Deno.writeTextFileSync(
+      script,
+      `import { writeFile } from ${
+        JSON.stringify(new URL("../src/write_file.ts", import.meta.url).href)
+      };
+const i = Number(Deno.args[1]);
+const data = new Uint8Array(500_000 + i * 997).fill(i + 1);
+for (let k = 0; k < 5; k++) await writeFile(Deno.args[0], data);
+console.log("done");`,
+    );
+    const outs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", script, p, String(i)],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output()),
+    );
+    for (const o of outs) {
+      assertEquals(
+        new TextDecoder().decode(o.stdout).trim(),
+        "done",
+        new TextDecoder().decode(o.stderr),
+      );
+    }
+    const got = Deno.readFileSync(p);
+    const i = got[0] - 1;
+    assert(i >= 0 && i < 20, `first byte ${got[0]}`);
+    assertEquals(got.length, 500_000 + i * 997, "partial or mixed file");
+    assert(got.every((b) => b === i + 1), "mixed data from two writers");
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile(): a reader polling the file never sees a partial or mixed file", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    const A = 3_000_000, B = 5_000_000;
+    await writeFile(p, new Uint8Array(A).fill(1));
+    Deno.writeTextFileSync(p + ".stop", "");
+    const reader = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const [p, a, b] = Deno.args; let bad = [], polls = 0, seenB = 0;
+         const end = Date.now() + 20000;
+         while (Date.now() < end && seenB < 5) { polls++;
+           const d = Deno.readFileSync(p);
+           const ok = (d.length === Number(a) && d[0] === 1 && d[d.length - 1] === 1) ||
+             (d.length === Number(b) && d[0] === 2 && d[d.length - 1] === 2);
+           if (!ok) bad.push(d.length + ":" + d[0] + ":" + d[d.length - 1]);
+           if (d.length === Number(b)) seenB++;
+           if (Deno.readTextFileSync(p + ".stop") === "stop") break;
+         }
+         console.log(JSON.stringify({ bad: bad.slice(0, 5), polls, seenB }));`,
+        p,
+        String(A),
+        String(B),
+      ],
+      stdout: "piped",
+      stdin: "null",
+    }).spawn();
+    for (let k = 0; k < 12; k++) {
+      await writeFile(p, new Uint8Array(k % 2 ? A : B).fill(k % 2 ? 1 : 2), {
+        durable: false,
+      });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    Deno.writeTextFileSync(p + ".stop", "stop");
+    const out = JSON.parse(
+      new TextDecoder().decode((await reader.output()).stdout),
+    );
+    deepStrictEqual(out.bad, [], JSON.stringify(out));
+    assert(out.polls > 5, JSON.stringify(out));
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test({
+  name:
+    "writeFile() into a full filesystem fails with ENOSPC, leaves no temp and the old file intact",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const m = diskDir();
+    mountTmpfs(m, "size=1m");
+    try {
+      const p = join(m, "f");
+      await writeFile(p, "old content");
+      await rejects(
+        writeFile(p, new Uint8Array(3_000_000)),
+        SafeFsError,
+        "ENOSPC",
+      );
+      assertEquals(Deno.readTextFileSync(p), "old content");
+      deepStrictEqual(temps(m), []);
+      await rejects(writeFile(join(m, "g"), big()), SafeFsError, "ENOSPC");
+      assertEquals(
+        Array.from(Deno.readDirSync(m)).map((e) => e.name).sort().join(","),
+        "f",
+      );
+    } finally {
+      umount(m);
+      cleanup(m);
+    }
+  },
+});
+
+Deno.test("writeFile() checks permissions first and names the missing flag", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "out/f");
+    Deno.mkdirSync(join(dir, "out"));
+    const code = `import { writeFile } from ${
+      JSON.stringify(new URL("../src/write_file.ts", import.meta.url).href)
+    };
+try { await writeFile(Deno.args[0], "x"); console.log(JSON.stringify({ ok: true })); }
+catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, flag: e.flag })); }`;
+    // write permission for the file alone is not enough: the temp is a sibling
+    let r = await runDeno([`--allow-read=${dir}`, `--allow-write=${p}`], code, [
+      p,
+    ]);
+    deepStrictEqual(JSON.parse(r.stdout), {
+      name: PermissionError.name,
+      code: "ENOTCAPABLE",
+      flag: `--allow-write=${join(dir, "out")}`,
+    }, r.stderr);
+    r = await runDeno([`--allow-write=${join(dir, "out")}`], code, [p]);
+    deepStrictEqual(JSON.parse(r.stdout), {
+      name: PermissionError.name,
+      code: "ENOTCAPABLE",
+      flag: `--allow-read=${join(dir, "out")}`,
+    }, r.stderr);
+    deepStrictEqual(Array.from(Deno.readDirSync(join(dir, "out"))), []);
+    r = await runDeno(
+      [`--allow-read=${join(dir, "out")}`, `--allow-write=${join(dir, "out")}`],
+      code,
+      [p],
+    );
+    deepStrictEqual(JSON.parse(r.stdout), { ok: true }, r.stderr);
+    assertEquals(Deno.readTextFileSync(p), "x");
+  } finally {
+    cleanup(dir);
+  }
+});
