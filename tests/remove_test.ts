@@ -1,0 +1,1071 @@
+// Copyright 2026 the safefs authors. MIT license.
+// remove() (issue 4, contract G6), on real filesystems. Concurrency is real:
+// other deleters, creators and the swap attacker are other processes; the
+// _sys hook only chooses the precise instant at which they act. Every test
+// fails if its guarantee breaks. Tests that need root (mounts, another user)
+// are skipped visibly when it is not available.
+import assert from "node:assert/strict";
+import { basename, dirname, join } from "node:path";
+import { backend, setSysHook, type SysCall } from "../src/_sys.ts";
+import { isTempName } from "../src/_temp.ts";
+import {
+  AbortedError,
+  InvalidArgumentError,
+  NotEmptyError,
+  NotFoundError,
+  SafeFsError,
+  SourceChangedError,
+} from "../src/errors.ts";
+import { MountPointError, remove } from "../src/remove.ts";
+import {
+  CAN_MOUNT,
+  cleanup,
+  diskDir,
+  mountTmpfs,
+  shmDir,
+  umount,
+} from "./_helpers.ts";
+import {
+  canRunAsNobody,
+  deepChain,
+  depthOf,
+  files,
+  finished,
+  listing,
+  mkdirs,
+  naiveRemove,
+  rmRfSync,
+  runAsNobody,
+  spawnDeno,
+  stop,
+  SWAP_ATTACKER,
+  tempsUnder,
+  touchSync,
+  waitFor,
+} from "./_remove_helpers.ts";
+
+const REMOVE_URL = new URL("../src/remove.ts", import.meta.url).href;
+const ESTALE = (): Error => new Error("Stale file handle (os error 116)");
+const EIO = (): Error => new Error("Input/output error (os error 5)");
+const NOBODY = canRunAsNobody();
+
+if (!CAN_MOUNT) {
+  console.warn(
+    "SKIPPED: cannot mount tmpfs (needs root): mount point tests of remove() are skipped",
+  );
+}
+if (!NOBODY.ok) {
+  console.warn(
+    `SKIPPED: permission tests of remove() as a non-root user: ${NOBODY.why}`,
+  );
+}
+
+/** Runs `fn` with `hook` installed on the seam. */
+async function withHook<T>(
+  hook: (c: SysCall) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const restore = setSysHook(hook);
+  try {
+    return await fn();
+  } finally {
+    restore();
+  }
+}
+
+async function rejects<E extends Error>(
+  p: Promise<unknown>,
+  cls: new (...a: never[]) => E,
+): Promise<E> {
+  try {
+    await p;
+  } catch (e) {
+    assert(
+      e instanceof cls,
+      `expected ${cls.name}, got ${
+        e instanceof Error ? `${e.name}: ${e.message}` : e
+      }`,
+    );
+    return e;
+  }
+  throw new assert.AssertionError({
+    message: `expected ${cls.name}, but it resolved`,
+  });
+}
+
+/** A subset check: what is left is part of the original tree, under original names. */
+function assertRemnant(
+  now: string[] | null,
+  before: string[],
+  what: string,
+): void {
+  if (now === null) return;
+  const orig = new Set(before);
+  for (const p of now) {
+    assert(orig.has(p), `${what}: '${p}' was not in the original tree`);
+  }
+}
+
+/** koji's tree: some-dir/a/b/c/d/e/f/g/h/i/j/k. */
+function kojiChain(root: string): void {
+  mkdirs(root, "a/b/c/d/e/f/g/h/i/j/k");
+}
+
+// ---------------------------------------------------------------------------
+// Basics
+
+Deno.test("remove() deletes a tree of files, directories, symlinks, hard links and a FIFO, counting every entry", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    mkdirs(root, "sub/deeper", "empty-dir");
+    files(root, "a.txt", "sub/b.txt", "sub/deeper/c.txt");
+    Deno.linkSync(join(root, "a.txt"), join(root, "sub/a-hard.txt"));
+    Deno.symlinkSync("sub/deeper", join(root, "link-to-dir"));
+    Deno.symlinkSync("/nonexistent", join(root, "dangling"));
+    assert(
+      new Deno.Command("mkfifo", { args: [join(root, "sub/fifo")] })
+        .outputSync().success,
+    );
+    Deno.chmodSync(join(root, "sub/b.txt"), 0o400);
+    const entries = listing(root)!.length + 1;
+    const r = await remove(root);
+    assert.equal(r.path, root);
+    assert.equal(r.entriesRemoved, entries);
+    assert.equal(listing(root), null);
+    assert.deepEqual(listing(w), []);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() accepts a file: URL, removes a single file, and resolves an empty directory", async () => {
+  const w = diskDir();
+  try {
+    files(w, "f");
+    mkdirs(w, "empty");
+    assert.deepEqual(await remove(new URL(`file://${w}/f`)), {
+      path: join(w, "f"),
+      entriesRemoved: 1,
+    });
+    assert.deepEqual(await remove(join(w, "empty")), {
+      path: join(w, "empty"),
+      entriesRemoved: 1,
+    });
+    assert.deepEqual(listing(w), []);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() of a symlink to a directory unlinks the link and leaves the directory's content", async () => {
+  const w = diskDir();
+  try {
+    mkdirs(w, "real/inner");
+    files(w, "real/inner/x");
+    Deno.symlinkSync(join(w, "real"), join(w, "link"));
+    const r = await remove(join(w, "link"));
+    assert.equal(r.entriesRemoved, 1);
+    assert.deepEqual(listing(w), ["real/", "real/inner/", "real/inner/x"]);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() never follows symlinks inside the tree: outside directories and files keep their content", async () => {
+  const w = diskDir();
+  try {
+    mkdirs(w, "outside/dir/deep", "t/a/b");
+    files(w, "outside/file", "outside/dir/x", "outside/dir/deep/y", "t/a/b/z");
+    const root = join(w, "t");
+    Deno.symlinkSync(join(w, "outside/dir"), join(root, "abs-dir-link"));
+    Deno.symlinkSync("../../../outside/dir", join(root, "a/b/rel-dir-link"));
+    Deno.symlinkSync(join(w, "outside/file"), join(root, "a/file-link"));
+    Deno.symlinkSync(join(w, "outside"), join(root, "a/b/outside-root-link"));
+    const before = listing(join(w, "outside"));
+    await remove(root);
+    assert.equal(listing(root), null);
+    assert.deepEqual(listing(join(w, "outside")), before);
+    assert.equal(
+      Deno.readTextFileSync(join(w, "outside/dir/deep/y")),
+      "content of outside/dir/deep/y",
+    );
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() of a missing path throws NotFoundError; with missingOk it resolves and does nothing", async () => {
+  const w = diskDir();
+  try {
+    const e = await rejects(remove(join(w, "nope")), NotFoundError);
+    assert.equal(e.code, "ENOENT");
+    assert.match(e.message, /^Cannot remove '.*\/nope': it does not exist$/);
+    assert.deepEqual(await remove(join(w, "nope"), { missingOk: true }), {
+      path: join(w, "nope"),
+      entriesRemoved: 0,
+    });
+    await rejects(remove(join(w, "no/such/parent")), NotFoundError);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() refuses '/', empty paths and NUL bytes before any filesystem call", async () => {
+  // A hook that fails every seam call: if a refusal were missing, nothing
+  // could be deleted anyway.
+  const calls: SysCall[] = [];
+  await withHook((c) => {
+    calls.push(c);
+    throw EIO();
+  }, async () => {
+    for (const p of ["/", "//", "/..", "", "/tmp/a\0b"]) {
+      const e = await rejects(remove(p), InvalidArgumentError);
+      assert.equal(e.code, "EINVAL");
+    }
+  });
+  assert.deepEqual(calls, []);
+});
+
+// ---------------------------------------------------------------------------
+// Filesystem boundaries
+
+Deno.test({
+  name:
+    "remove() leaves a tmpfs mounted inside the tree and reports it with MountPointError, removing everything else",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const w = diskDir();
+    const mnt = join(w, "t/x/y/mnt");
+    mkdirs(w, "t/x/y/mnt", "t/other/deep");
+    files(w, "t/x/y/f", "t/x/f", "t/other/deep/f", "t/top");
+    mountTmpfs(mnt, "size=1m");
+    try {
+      mkdirs(mnt, "inside");
+      files(mnt, "inside/keep", "keep2");
+      const e = await rejects(remove(join(w, "t")), MountPointError);
+      assert(e instanceof NotEmptyError);
+      assert.deepEqual(e.mountPoints, [mnt]);
+      assert.equal(e.code, "EBUSY");
+      assert(e.message.includes(`'${mnt}'`), e.message);
+      // The mount survives with its files, at its path; everything else is gone,
+      // and no temp name is left: the directories leading to it have their names.
+      assert.deepEqual(listing(join(w, "t")), [
+        "x/",
+        "x/y/",
+        "x/y/mnt/",
+        "x/y/mnt/inside/",
+        "x/y/mnt/inside/keep",
+        "x/y/mnt/keep2",
+      ]);
+      assert.equal(
+        Deno.readTextFileSync(join(mnt, "inside/keep")),
+        "content of inside/keep",
+      );
+      assert.notEqual(Deno.statSync(mnt).dev, Deno.statSync(w).dev);
+    } finally {
+      umount(mnt);
+      cleanup(w);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "remove() with oneFileSystem: false empties a mounted tmpfs, never follows its symlinks, and reports the mount point",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const w = diskDir();
+    const mnt = join(w, "t/x/mnt");
+    mkdirs(w, "t/x/mnt", "outside");
+    files(w, "outside/o", "t/x/f");
+    mountTmpfs(mnt, "size=1m");
+    try {
+      mkdirs(mnt, "a/b/c");
+      files(mnt, "a/b/c/f", "a/f");
+      Deno.symlinkSync(join(w, "outside"), join(mnt, "a/b/out-link"));
+      const e = await rejects(
+        remove(join(w, "t"), { oneFileSystem: false }),
+        MountPointError,
+      );
+      assert.deepEqual(e.mountPoints, [mnt]);
+      assert.deepEqual(listing(join(w, "t")), ["x/", "x/mnt/"]);
+      assert.deepEqual(listing(join(w, "outside")), ["o"]);
+    } finally {
+      umount(mnt);
+      cleanup(w);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "remove() does not enter a bind mount of the same filesystem (same st_dev) and leaves its source intact",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const w = diskDir();
+    const bind = join(w, "t/a/bind");
+    mkdirs(w, "t/a/bind", "precious/sub");
+    files(w, "precious/sub/p", "t/a/f");
+    const ok =
+      new Deno.Command("mount", { args: ["--bind", join(w, "precious"), bind] })
+        .outputSync().success;
+    assert(ok, "mount --bind failed");
+    try {
+      assert.equal(Deno.statSync(bind).dev, Deno.statSync(w).dev);
+      const e = await rejects(remove(join(w, "t")), MountPointError);
+      assert.deepEqual(e.mountPoints, [bind]);
+      assert.deepEqual(listing(join(w, "precious")), ["sub/", "sub/p"]);
+    } finally {
+      umount(bind);
+      cleanup(w);
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------
+// koji PR #2699, TestRmtree2: the same scenarios, with another process doing
+// the removing at the instant koji's mocks chose.
+
+Deno.test("koji parallel_chdir_down_failure: another process removes the whole tree while remove() descends", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "some-dir");
+    kojiChain(root);
+    let n = 0;
+    let removedByOther = false;
+    // Descending = moving the next subdirectory aside (rename). At the 4th,
+    // `rm -rf` removes the whole tree.
+    const r = await withHook((c) => {
+      if (c.op === "rename" && ++n === 4) {
+        rmRfSync(root);
+        removedByOther = true;
+      }
+    }, () => remove(root));
+    assert(removedByOther, "the other deleter never ran");
+    assert.equal(listing(root), null);
+    assert(
+      r.entriesRemoved < 12,
+      `counted entries the other process removed: ${r.entriesRemoved}`,
+    );
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("koji parallel_chdir_down_complex: a subtree removed by another process under remove() is skipped, the rest is removed", async () => {
+  const w = shmDir();
+  try {
+    const root = join(w, "some-dir");
+    for (let i = 0; i < 8; i++) {
+      for (let j = 0; j < 8; j++) {
+        for (let k = 0; k < 8; k++) {
+          mkdirs(root, `a/${i}/c/d/${j}/e/f/${k}/g/h`);
+        }
+      }
+    }
+    let removedByOther = "";
+    const r = await withHook((c) => {
+      // When we first descend into an `f`, another process removes that subtree.
+      if (
+        c.op === "rename" && removedByOther === "" && basename(c.path!) === "f"
+      ) {
+        rmRfSync(c.path!);
+        removedByOther = c.path!;
+      }
+    }, () => remove(root));
+    assert.notEqual(removedByOther, "", "the other deleter never ran");
+    assert.equal(listing(root), null);
+    // 8 `f` subtrees of 8 x (k, g, h) + f = 25 directories each were not ours to remove.
+    const total = 1 + 1 + 8 * (1 + 1 + 1 + 8 * (1 + 1 + 1 + 8 * 3));
+    assert.equal(r.entriesRemoved, total - 25);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("koji parallel_chdir_up_failure: the tree is removed by another process as remove() ascends, with ESTALE", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "some-dir");
+    kojiChain(root);
+    let removedByOther = false;
+    await withHook((c) => {
+      // The first rmdir is the first step back up.
+      if (c.op === "rmdir" && !removedByOther) {
+        rmRfSync(root);
+        removedByOther = true;
+        throw ESTALE(); // what NFS says for a directory removed under us
+      }
+    }, () => remove(root));
+    assert(removedByOther, "the other deleter never ran");
+    assert.equal(listing(root), null);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("koji parallel_listdir_fails: a listing fails with ESTALE because another process removed the tree", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "some-dir");
+    kojiChain(root);
+    let n = 0;
+    let removedByOther = false;
+    await withHook((c) => {
+      if (c.op === "readDir" && ++n === 4) {
+        rmRfSync(root);
+        removedByOther = true;
+        throw ESTALE();
+      }
+    }, () => remove(root));
+    assert(removedByOther, "the other deleter never ran");
+    assert.equal(listing(root), null);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("koji parallel_new_file: a file another process creates in a directory after it was listed makes remove() fail with NotEmptyError naming it", async () => {
+  const w = diskDir();
+  const original = backend.readDirSync;
+  try {
+    const root = join(w, "some-dir");
+    kojiChain(root);
+    let created = "";
+    backend.readDirSync = (p: string) => {
+      const list = original(p);
+      if (created === "" && list.some((e) => e.name === "b")) {
+        created = join(p, "extra_file");
+        touchSync(created); // not in the listing we return
+      }
+      return list;
+    };
+    const e = await rejects(remove(root), NotEmptyError);
+    assert.notEqual(created, "", "the creator never ran");
+    assert(!(e instanceof MountPointError));
+    assert.equal(e.code, "ENOTEMPTY");
+    // Reported (and left) where the user would look for it: `a`, moved aside
+    // while it was emptied, is back under its name.
+    assert.equal(e.path, join(root, "a/extra_file"));
+    assert(e.message.includes(`'${join(root, "a/extra_file")}'`), e.message);
+    assert.deepEqual(listing(root), ["a/", "a/extra_file"]);
+  } finally {
+    backend.readDirSync = original;
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() retries the root's listing after a transient ESTALE while the root is still there", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    mkdirs(root, "a/b");
+    files(root, "a/b/f");
+    let n = 0;
+    await withHook((c) => {
+      if (c.op === "readDir" && c.path === root && ++n === 1) throw ESTALE();
+    }, () => remove(root));
+    assert.equal(n, 2);
+    assert.equal(listing(root), null);
+  } finally {
+    cleanup(w);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Real concurrency
+
+function concurrentTree(root: string): number {
+  for (let d = 0; d < 12; d++) {
+    mkdirs(root, `d${d}/e/f`);
+    for (let f = 0; f < 30; f++) files(root, `d${d}/e/f/x${f}`, `d${d}/y${f}`);
+  }
+  deepChain(join(root, "chain"), 60);
+  return listing(root)!.length + 1;
+}
+
+Deno.test("remove() racing `rm -rf` on the same tree finishes cleanly and the tree is gone (10 rounds)", async () => {
+  const w = shmDir();
+  try {
+    let rmFailed = 0;
+    for (let round = 0; round < 10; round++) {
+      const root = join(w, `t${round}`);
+      const total = concurrentTree(root);
+      const rm = new Deno.Command("rm", {
+        args: ["-rf", root],
+        stdin: "null",
+        stderr: "piped",
+      }).spawn();
+      // Start at slightly different instants relative to rm's start-up.
+      await new Promise((r) => setTimeout(r, round % 3));
+      let result: string;
+      try {
+        const r = await remove(root);
+        assert(r.entriesRemoved <= total);
+        result = "ok";
+      } catch (e) {
+        result = e instanceof SafeFsError ? `${e.name}:${e.code}` : String(e);
+      }
+      // rm -rf itself may fail ("Directory not empty", "fts_read failed"):
+      // it does not expect another deleter, nor the subdirectories remove()
+      // moves into the root while it works. remove() must finish, whoever
+      // removed what.
+      if (!(await rm.output()).success) rmFailed++;
+      assert(
+        result === "ok" || result === "NotFoundError:ENOENT",
+        `round ${round}: ${result}`,
+      );
+      assert.equal(listing(root), null);
+    }
+    console.log(
+      `rm -rf gave up in ${rmFailed} of 10 rounds; remove() finished in all`,
+    );
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("8 processes running remove() on the same tree at once all return cleanly and the tree is gone", async () => {
+  const w = shmDir();
+  try {
+    const root = join(w, "t");
+    concurrentTree(root);
+    const go = join(w, "go");
+    const ready = join(w, "ready");
+    Deno.mkdirSync(ready);
+    const script = `
+      const { remove } = await import(${JSON.stringify(REMOVE_URL)});
+      const [root, go, ready] = Deno.args;
+      Deno.writeTextFileSync(ready + "/" + Deno.pid, "");
+      while (true) { try { Deno.lstatSync(go); break; } catch { await new Promise((r) => setTimeout(r, 1)); } }
+      try { const r = await remove(root); console.log("ok " + r.entriesRemoved); }
+      catch (e) { console.log(e.name + ":" + e.code + " " + e.message); }`;
+    const kids = Array.from(
+      { length: 8 },
+      () => spawnDeno(script, [root, go, ready]),
+    );
+    // Release them together once all 8 are loaded.
+    const deadline = Date.now() + 30_000;
+    while (
+      Array.from(Deno.readDirSync(ready)).length < 8 && Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    Deno.writeTextFileSync(go, "");
+    const outs = await Promise.all(kids.map(finished));
+    const said = outs.map((o) =>
+      o.stdout.trim() || `exit ${o.code}: ${o.stderr}`
+    );
+    for (const s of said) {
+      assert(
+        /^ok \d+$/.test(s) || s.startsWith("NotFoundError:ENOENT"),
+        said.join("\n"),
+      );
+    }
+    assert.equal(listing(root), null, said.join("\n"));
+    // The removers shared the work; no temp name is left anywhere.
+    assert.deepEqual(listing(w)!.filter((p) => !p.startsWith("ready/")), [
+      "go",
+    ]);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() fails loudly with NotEmptyError, in bounded time, while another process keeps creating files in the tree", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    concurrentTree(root);
+    const creator = spawnDeno(
+      `const d = Deno.args[0]; let i = 0;
+       while (true) { try { Deno.writeTextFileSync(d + "/new" + (i++), "x"); } catch { break; } }`,
+      [root],
+    );
+    try {
+      while (true) {
+        await new Promise((r) => setTimeout(r, 10));
+        if ((listing(root) ?? []).includes("new5")) break;
+      }
+      const t0 = performance.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        remove(root).then(() => "resolved", (e) => e),
+        new Promise((r) => (timer = setTimeout(() => r("HUNG"), 20_000))),
+      ]);
+      clearTimeout(timer);
+      assert.notEqual(outcome, "HUNG", "remove() did not return within 20 s");
+      assert(
+        outcome instanceof NotEmptyError,
+        `expected NotEmptyError, got ${outcome}`,
+      );
+      assert.match(
+        outcome.message,
+        /entries were created while it was being removed and were left: '.*\/t\/new\d+'/,
+      );
+      assert(performance.now() - t0 < 20_000);
+    } finally {
+      await stop(creator);
+    }
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() gives up after a bounded number of rescans when temp-named entries keep appearing, and never loops", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    mkdirs(root, "a/b");
+    files(root, "a/b/f");
+    let rootRmdirs = 0;
+    const e = await withHook((c) => {
+      // Before each attempt to remove the root, a new safefs-style temp file
+      // appears in it (as if safefs writers kept working there).
+      if (c.op === "rmdir" && c.path === root) {
+        rootRmdirs++;
+        Deno.writeTextFileSync(
+          join(root, `.w.${crypto.randomUUID()}.safefs-tmp`),
+          "x",
+        );
+      }
+    }, () => rejects(remove(root), NotEmptyError));
+    assert.match(e.message, /still not empty after 16 rescans: '.*\/t'/);
+    assert.equal(rootRmdirs, 17);
+  } finally {
+    cleanup(w);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Race safety (CVE-2022-21658)
+
+Deno.test("a symlink-swap attacker process never makes remove() delete anything outside the tree, while a naive check-then-act remover does", async () => {
+  const ROUNDS = 400;
+  const w = shmDir();
+  try {
+    const outside = join(w, "outside");
+    Deno.mkdirSync(outside);
+    const secrets = (): void => {
+      for (let i = 0; i < 10; i++) {
+        Deno.writeTextFileSync(join(outside, `x${i}`), `secret ${i}`);
+      }
+    };
+    const missing = (): number => {
+      let n = 0;
+      for (let i = 0; i < 10; i++) {
+        try {
+          if (Deno.readTextFileSync(join(outside, `x${i}`)) !== `secret ${i}`) {
+            n++;
+          }
+        } catch {
+          n++;
+        }
+      }
+      return n;
+    };
+    secrets();
+    const tally = { safefs: 0, naive: 0, safefsRounds: 0, naiveRounds: 0 };
+    const outcomes: Record<string, number> = {};
+    // Two attackers: one swaps a directory nested in the tree, one a direct child of the root.
+    for (const rel of ["a/sub", "sub"]) {
+      const t = join(w, "t");
+      const running = join(w, `attacker-${rel.replace("/", "-")}`);
+      const attacker = spawnDeno(SWAP_ATTACKER, [
+        join(t, rel),
+        outside,
+        running,
+      ]);
+      try {
+        await waitFor(running);
+        for (let n = 0; n < ROUNDS / 2; n++) {
+          const staging = join(w, `staging`);
+          mkdirs(staging, rel);
+          for (let i = 0; i < 10; i++) files(staging, `${rel}/x${i}`);
+          files(staging, "top");
+          try {
+            Deno.renameSync(t, join(w, "old"));
+          } catch {
+            // already gone
+          }
+          cleanup(join(w, "old"));
+          Deno.renameSync(staging, t);
+          const naive = n % 4 === 0;
+          let outcome = "ok";
+          try {
+            if (naive) naiveRemove(t);
+            else await remove(t);
+          } catch (e) {
+            outcome = naive
+              ? "naive-failed"
+              : e instanceof SafeFsError
+              ? `${e.name}:${e.code}`
+              : `untyped ${e}`;
+          }
+          if (!naive) outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+          const lost = missing();
+          if (naive) {
+            tally.naive += lost;
+            tally.naiveRounds++;
+          } else {
+            tally.safefs += lost;
+            tally.safefsRounds++;
+          }
+          if (lost > 0) secrets();
+        }
+      } finally {
+        await stop(attacker);
+      }
+    }
+    console.log(
+      `swap attacker: safefs ${tally.safefsRounds} rounds, ${tally.safefs} outside files deleted (${
+        JSON.stringify(outcomes)
+      }); ` +
+        `naive ${tally.naiveRounds} rounds, ${tally.naive} deleted`,
+    );
+    assert.equal(tally.safefs, 0, "remove() deleted files outside the tree");
+    for (const o of Object.keys(outcomes)) {
+      assert(
+        /^(ok|NotEmptyError:ENOTEMPTY|SourceChangedError:ESRCCHANGED|NotFoundError:ENOENT)$/
+          .test(o),
+        o,
+      );
+    }
+    assert(
+      tally.naive > 0,
+      "the attacker never beat the naive remover: the test proves nothing",
+    );
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() stops with SourceChangedError, deleting nothing outside, when a directory is swapped for a symlink just before it is listed", async () => {
+  const w = diskDir();
+  try {
+    mkdirs(w, "outside", "t/a/sub");
+    for (let i = 0; i < 5; i++) files(w, `outside/x${i}`, `t/a/sub/x${i}`);
+    let swapped = "";
+    const e = await withHook((c) => {
+      // The moment our check-then-act window is widest: after the identity
+      // check, before readDir. Swap the (moved-aside) `sub` for a symlink.
+      if (
+        c.op === "readDir" && swapped === "" && isTempName(basename(c.path!)) &&
+        c.path!.includes(".sub.")
+      ) {
+        Deno.renameSync(c.path!, join(w, "sub-moved-by-attacker"));
+        Deno.symlinkSync(join(w, "outside"), c.path!);
+        swapped = c.path!;
+      }
+    }, () => rejects(remove(join(w, "t")), SourceChangedError));
+    assert.notEqual(swapped, "");
+    assert.equal(e.code, "ESRCCHANGED");
+    assert.equal(e.path, swapped);
+    assert.match(e.message, /was replaced by a symlink/);
+    assert.deepEqual(listing(join(w, "outside")), [
+      "x0",
+      "x1",
+      "x2",
+      "x3",
+      "x4",
+    ]);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove()'s documented residual window: someone who can rename entries of the root itself is caught at the next identity check, within 64 entries", async () => {
+  // Deno has no unlinkat: between an identity check and an unlink, a process
+  // that can write the ROOT can swap a moved-aside directory for a symlink.
+  // remove() re-checks every 64 entries, so such a swap costs at most 64
+  // unlinks in the symlink's target. This pins that bound (and the residual).
+  const w = diskDir();
+  try {
+    mkdirs(w, "outside", "t/big");
+    for (let i = 0; i < 200; i++) files(w, `outside/x${i}`, `t/big/x${i}`);
+    let unlinks = 0;
+    let swapped = false;
+    const e = await withHook((c) => {
+      if (
+        c.op === "unlink" && dirname(c.path!).includes(".big.") &&
+        ++unlinks === 3 && !swapped
+      ) {
+        const dir = dirname(c.path!);
+        Deno.renameSync(dir, join(w, "big-away"));
+        Deno.symlinkSync(join(w, "outside"), dir);
+        swapped = true;
+      }
+    }, () => rejects(remove(join(w, "t")), SourceChangedError));
+    assert(swapped);
+    assert.equal(e.code, "ESRCCHANGED");
+    const lost = 200 - listing(join(w, "outside"))!.length;
+    console.log(
+      `residual window: ${lost} outside files deleted before the next check`,
+    );
+    assert(
+      lost <= 64,
+      `${lost} outside files deleted: the periodic identity check did not stop it`,
+    );
+  } finally {
+    cleanup(w);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Depth
+
+Deno.test("remove() removes a 10,000-level tree (paths far beyond PATH_MAX) without recursion or long paths", async () => {
+  const w = shmDir();
+  try {
+    const root = join(w, "d");
+    deepChain(root, 10_000);
+    files(w, "marker");
+    const depth = depthOf(root);
+    assert.equal(depth.dirs, 10_000);
+    assert(
+      depth.longestPath > 4 * 4096,
+      `deepest path is only ${depth.longestPath} bytes`,
+    );
+    const longest: number[] = [0];
+    const r = await withHook((c) => {
+      if (c.path && c.path.length > longest[0]) longest[0] = c.path.length;
+    }, () => remove(root));
+    assert.equal(r.entriesRemoved, 10_000);
+    assert.equal(listing(root), null);
+    assert.deepEqual(listing(w), ["marker"]);
+    assert(
+      longest[0] < root.length + 2 * 200,
+      `remove() built a ${longest[0]}-byte path`,
+    );
+  } finally {
+    cleanup(w);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Permissions
+
+Deno.test({
+  name:
+    "remove() as a non-root user empties directories it owns that deny read, write or search, like rm -rf would want",
+  ignore: !NOBODY.ok,
+  fn: async () => {
+    const w = Deno.makeTempDirSync({ prefix: "safefs-test-" });
+    try {
+      Deno.chmodSync(w, 0o755);
+      const root = join(w, "t");
+      mkdirs(
+        root,
+        "ro/inner",
+        "noaccess/x",
+        "writeonly",
+        "searchonly",
+        "empty-locked",
+      );
+      files(
+        root,
+        "ro/f",
+        "ro/inner/g",
+        "noaccess/x/h",
+        "writeonly/i",
+        "searchonly/j",
+        "rofile",
+      );
+      new Deno.Command("chown", { args: ["-R", "65534:65534", w] })
+        .outputSync();
+      Deno.chmodSync(join(root, "rofile"), 0o444);
+      Deno.chmodSync(join(root, "ro/inner"), 0o500);
+      Deno.chmodSync(join(root, "ro"), 0o555);
+      Deno.chmodSync(join(root, "noaccess/x"), 0o000);
+      Deno.chmodSync(join(root, "noaccess"), 0o000);
+      Deno.chmodSync(join(root, "writeonly"), 0o300);
+      Deno.chmodSync(join(root, "searchonly"), 0o100);
+      Deno.chmodSync(join(root, "empty-locked"), 0o000);
+      Deno.chmodSync(root, 0o555);
+      const entries = listing(root)!.length + 1;
+      const out = await runAsNobody(
+        `const { remove } = await import(${JSON.stringify(REMOVE_URL)});
+         try { const r = await remove(Deno.args[0]); console.log("ok " + r.entriesRemoved); }
+         catch (e) { console.log(e.name + ":" + e.code + " " + e.message); }`,
+        [root],
+      );
+      assert.equal(out.stdout.trim(), `ok ${entries}`, out.stdout + out.stderr);
+      assert.equal(listing(root), null);
+    } finally {
+      new Deno.Command("chmod", { args: ["-R", "u+rwx", w] }).outputSync();
+      cleanup(w);
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Abort, progress, failure
+
+function bigTree(root: string, dirs: number, perDir: number): void {
+  for (let d = 0; d < dirs; d++) {
+    mkdirs(root, `d${d}/e`);
+    for (let f = 0; f < perDir; f++) {
+      Deno.writeFileSync(join(root, `d${d}/e/f${f}`), new Uint8Array());
+    }
+  }
+}
+
+Deno.test("remove() with an already aborted signal throws AbortedError and changes nothing", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    bigTree(root, 3, 3);
+    const before = listing(root);
+    const ac = new AbortController();
+    ac.abort(new Error("stop"));
+    const e = await rejects(remove(root, { signal: ac.signal }), AbortedError);
+    assert.equal(e.code, "ABORT_ERR");
+    assert.deepEqual(listing(root), before);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() aborted midway stops, puts moved directories back under their names, and leaves no temp name", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    bigTree(root, 20, 50);
+    const before = listing(root)!;
+    const ac = new AbortController();
+    let unlinks = 0;
+    const e = await withHook((c) => {
+      if (c.op === "unlink" && ++unlinks === 120) ac.abort();
+    }, () => rejects(remove(root, { signal: ac.signal }), AbortedError));
+    assert.equal(e.code, "ABORT_ERR");
+    const now = listing(root)!;
+    assert(
+      now.length > 0 && now.length < before.length,
+      `${now.length} of ${before.length} left`,
+    );
+    assert.deepEqual(tempsUnder(w), []);
+    assertRemnant(now, before, "after abort");
+    // Whole directories that were not reached are intact.
+    assert(now.includes("d0/e/f49") || now.includes("d19/e/f49"));
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() honours AbortSignal.timeout() while it works (it yields to the event loop)", async () => {
+  const w = shmDir();
+  try {
+    const root = join(w, "t");
+    bigTree(root, 100, 300);
+    const t0 = performance.now();
+    const e = await rejects(
+      remove(root, { signal: AbortSignal.timeout(30) }),
+      AbortedError,
+    );
+    const ms = performance.now() - t0;
+    assert.equal(e.code, "ABORT_ERR");
+    assert(
+      listing(root) !== null,
+      "the removal finished before the timeout: make the tree bigger",
+    );
+    assert(ms < 1000, `abort took ${ms.toFixed(0)} ms to be seen`);
+    assert.deepEqual(tempsUnder(w), []);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() reports progress with a growing count that ends at the result's count", async () => {
+  const w = shmDir();
+  try {
+    const root = join(w, "t");
+    bigTree(root, 40, 250);
+    const seen: number[] = [];
+    const r = await remove(root, {
+      onProgress: (p) => {
+        seen.push(p.entriesRemoved);
+        assert(p.path.startsWith(root), p.path);
+      },
+    });
+    assert(seen.length >= 1);
+    for (let i = 1; i < seen.length; i++) assert(seen[i] >= seen[i - 1]);
+    assert.equal(seen.at(-1), r.entriesRemoved);
+    assert.equal(r.entriesRemoved, 40 * 252 + 1);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() killed with SIGKILL midway leaves original names plus temp names only directly under the root; running it again finishes", async () => {
+  const w = shmDir();
+  try {
+    const root = join(w, "t");
+    for (let d = 0; d < 30; d++) {
+      mkdirs(root, `d${d}/e/f`);
+      for (let f = 0; f < 150; f++) {
+        Deno.writeFileSync(join(root, `d${d}/e/f/x${f}`), new Uint8Array());
+        Deno.writeFileSync(join(root, `d${d}/e/y${f}`), new Uint8Array());
+      }
+    }
+    const before = new Set(listing(root));
+    const started = join(w, "started");
+    const child = spawnDeno(
+      `const { remove } = await import(${JSON.stringify(REMOVE_URL)});
+       const [root, started] = Deno.args;
+       await remove(root, { onProgress: () => Deno.writeTextFileSync(started, "") });`,
+      [root, started],
+    );
+    await waitFor(started);
+    await stop(child);
+    const left = listing(root)!;
+    assert(
+      left.length > 0,
+      "the removal finished before it was killed: make the tree bigger",
+    );
+    for (const p of left) {
+      const parts = p.replace(/\/$/, "").split("/");
+      // A temp name may only be the first component (a directory moved aside
+      // into the root); below it, and everywhere else, original names.
+      assert(!parts.slice(1).some(isTempName), `temp name below the top: ${p}`);
+      if (!isTempName(parts[0])) {
+        assert(before.has(p), `not an original path: ${p}`);
+      }
+    }
+    const r = await remove(root);
+    assert(r.entriesRemoved > 0);
+    assert.equal(listing(root), null);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() failing midway (EIO) throws a typed error and leaves the rest of the tree under its original names", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    bigTree(root, 4, 10);
+    mkdirs(root, "d1/e/deeper/still");
+    files(root, "d1/e/deeper/still/z");
+    const before = listing(root)!;
+    for (
+      const [op, nth] of [["unlink", 15], ["rename", 4], ["rmdir", 3], [
+        "readDir",
+        5,
+      ], ["lstat", 9]] as const
+    ) {
+      const root2 = join(w, `t-${op}`);
+      new Deno.Command("cp", { args: ["-a", root, root2] }).outputSync();
+      let n = 0;
+      const e = await withHook((c) => {
+        if (c.op === op && ++n === nth) throw EIO();
+      }, () => rejects(remove(root2), SafeFsError));
+      assert.equal(e.code, "EIO", `${op}: ${e.message}`);
+      assert.deepEqual(tempsUnder(root2), [], `${op}: temp names left`);
+      assertRemnant(listing(root2), before, op);
+      cleanup(root2);
+    }
+  } finally {
+    cleanup(w);
+  }
+});
