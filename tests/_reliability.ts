@@ -1,0 +1,162 @@
+// Copyright 2026 the safefs authors. MIT license.
+// Small helpers shared by the reliability harness (fault, crash, kill, hostile).
+import { join } from "node:path";
+import { isTempName } from "../src/_temp.ts";
+import { snapshot } from "./_helpers.ts";
+
+/** Every safefs temp name anywhere under `root` (symlinks are not followed). */
+export function tempsDeep(root: string): string[] {
+  const out: string[] = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let list: Deno.DirEntry[];
+    try {
+      list = Array.from(Deno.readDirSync(dir));
+    } catch {
+      continue;
+    }
+    for (const e of list) {
+      const p = join(dir, e.name);
+      if (isTempName(e.name)) out.push(p);
+      if (e.isDirectory) stack.push(p);
+    }
+  }
+  return out.sort();
+}
+
+/** `snapshot(root)` with the entries at and below `rels` left out. */
+export function snapshotExcept(
+  root: string,
+  rels: string[],
+): Record<string, string> | null {
+  const s = snapshot(root);
+  if (s === null) return null;
+  for (const k of Object.keys(s)) {
+    if (rels.some((r) => k === r || k.startsWith(r + "/"))) delete s[k];
+  }
+  return s;
+}
+
+/** Stable text of a snapshot, for equality and messages. */
+export function show(s: Record<string, string> | null): string {
+  return JSON.stringify(s);
+}
+
+/** True when two snapshots are equal. */
+export function same(
+  a: Record<string, string> | null,
+  b: Record<string, string> | null,
+): boolean {
+  return show(a) === show(b);
+}
+
+/**
+ * True when `now` is what is left of `orig` after a partial removal: every
+ * entry still there is unchanged (files, symlinks) or still a directory.
+ */
+export function isRemnantOf(
+  now: Record<string, string> | null,
+  orig: Record<string, string> | null,
+): boolean {
+  if (now === null) return true;
+  if (orig === null) return false;
+  for (const [k, v] of Object.entries(now)) {
+    const o = orig[k];
+    if (o === undefined) return false;
+    if (v.startsWith("d:") ? !o.startsWith("d:") : v !== o) return false;
+  }
+  return true;
+}
+
+/** Errors in Deno's own shape, for fault injection: the `(os error N)` text. */
+export const FAULTS: Record<string, () => Error> = {
+  EIO: () => new Error("Input/output error (os error 5)"),
+  ENOSPC: () => new Error("No space left on device (os error 28)"),
+  EACCES: () =>
+    new Deno.errors.PermissionDenied("Permission denied (os error 13)"),
+  ESTALE: () => new Error("Stale file handle (os error 116)"),
+};
+
+/** Which injected errors a seam call can really return (EIO: every call). */
+export function faultsFor(op: string): string[] {
+  const out = ["EIO"];
+  if (
+    [
+      "write",
+      "fsync",
+      "fsyncDir",
+      "mkdir",
+      "open",
+      "link",
+      "symlink",
+      "rename",
+    ].includes(op)
+  ) out.push("ENOSPC");
+  if (
+    [
+      "open",
+      "mkdir",
+      "rename",
+      "link",
+      "unlink",
+      "rmdir",
+      "symlink",
+      "readDir",
+      "lstat",
+      "stat",
+      "realPath",
+      "readLink",
+      "chmod",
+      "chown",
+      "utime",
+      "futime",
+    ].includes(op)
+  ) out.push("EACCES");
+  if (
+    [
+      "lstat",
+      "stat",
+      "fstat",
+      "read",
+      "write",
+      "open",
+      "readDir",
+      "fsync",
+      "fsyncDir",
+      "rename",
+      "unlink",
+      "rmdir",
+      "realPath",
+      "readLink",
+      "link",
+    ].includes(op)
+  ) out.push("ESTALE");
+  return out;
+}
+
+/** A tiny deterministic PRNG (mulberry32), so failures can be replayed by seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Prints an aligned table (header row first). */
+export function printTable(title: string, rows: string[][]): void {
+  const widths = rows[0].map((_, c) =>
+    Math.max(...rows.map((r) => (r[c] ?? "").length))
+  );
+  const line = (r: string[]): string =>
+    r.map((x, c) => (x ?? "").padEnd(widths[c])).join("  ").trimEnd();
+  console.log(
+    `\n${title}\n${line(rows[0])}\n${
+      widths.map((w) => "-".repeat(w)).join("  ")
+    }\n${rows.slice(1).map(line).join("\n")}`,
+  );
+}

@@ -1,0 +1,72 @@
+// Copyright 2026 the safefs authors. MIT license.
+// The victim of the kill -9 torture (tests/_torture.ts). It moves and copies
+// items between two directories on different filesystems, forever, writing a
+// journal line before each step and after it, until the parent SIGKILLs it.
+//
+// deno run -A tests/_torture_child.ts <config.json>
+// config: { dirs: { A, B }, journal, seed, items: [{ name, side, weight }] }
+import { join } from "node:path";
+import { P } from "./_primitives.ts";
+import { rng } from "./_reliability.ts";
+
+interface Config {
+  dirs: Record<"A" | "B", string>;
+  journal: string;
+  seed: number;
+  items: { name: string; side: "A" | "B"; weight: number }[];
+  /** Fraction of steps that copy (when copy() exists) instead of move. */
+  copyShare: number;
+}
+
+const cfg: Config = JSON.parse(Deno.readTextFileSync(Deno.args[0]));
+const random = rng(cfg.seed);
+const side = new Map(cfg.items.map((i) => [i.name, i.side]));
+const totalWeight = cfg.items.reduce((s, i) => s + i.weight, 0);
+const journal = Deno.openSync(cfg.journal, { append: true, create: true });
+const enc = new TextEncoder();
+const log = (o: Record<string, unknown>): void => {
+  // One write(2) per line: after a SIGKILL a line is in the journal whole or not at all.
+  journal.writeSync(enc.encode(JSON.stringify(o) + "\n"));
+};
+
+function pick(): string {
+  let x = random() * totalWeight;
+  for (const i of cfg.items) {
+    x -= i.weight;
+    if (x < 0) return i.name;
+  }
+  return cfg.items[cfg.items.length - 1].name;
+}
+
+console.log("ready");
+for (let seq = 0;; seq++) {
+  const item = pick();
+  const from = side.get(item)!;
+  const to = from === "A" ? "B" : "A";
+  const durable = random() < 0.5;
+  const op = P.copy !== undefined && random() < cfg.copyShare ? "copy" : "move";
+  const src = join(cfg.dirs[from], item);
+  log({ seq, op, item, from, to, durable });
+  try {
+    if (op === "move") {
+      await P.move(src, join(cfg.dirs[to], item), { durable });
+      side.set(item, to);
+    } else {
+      const copy = join(cfg.dirs[to], `${item}.copy`);
+      await P.copy!(src, copy, { durable });
+      log({ seq, copied: true });
+      // Discard the copy: one rename out of the published name, then delete.
+      const trash = join(cfg.dirs[to], "trash", crypto.randomUUID());
+      Deno.renameSync(copy, trash);
+      Deno.removeSync(trash, { recursive: true });
+    }
+  } catch (e) {
+    log({
+      seq,
+      error: `${e instanceof Error ? `${e.name}: ${e.message}` : e}`,
+    });
+    console.error(e);
+    Deno.exit(3);
+  }
+  log({ seq, done: true });
+}
