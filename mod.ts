@@ -24,4 +24,8 @@
  */
 export * from "./src/errors.ts";
 export * from "./src/move.ts";
+export * from "./src/copy.ts";
+export * from "./src/write_file.ts";
+export * from "./src/remove.ts";
+export * from "./src/sweep.ts";
 export * from "./src/types.ts";

@@ -15,7 +15,7 @@ Deno.bench({
   name: "Deno.rename (same fs)",
   group: "move same-fs file",
   baseline: true,
-  async fn(b) {
+  async fn(b): Promise<void> {
     const [src, dest] = fresh();
     b.start();
     await Deno.rename(src, dest);
@@ -26,7 +26,7 @@ Deno.bench({
 Deno.bench({
   name: "safefs move, durable: false",
   group: "move same-fs file",
-  async fn(b) {
+  async fn(b): Promise<void> {
     const [src, dest] = fresh();
     b.start();
     await move(src, dest, { durable: false });
@@ -37,7 +37,7 @@ Deno.bench({
 Deno.bench({
   name: "safefs move, overwrite, durable: false (one rename)",
   group: "move same-fs file",
-  async fn(b) {
+  async fn(b): Promise<void> {
     const [src, dest] = fresh();
     b.start();
     await move(src, dest, { durable: false, overwrite: true });
@@ -48,7 +48,7 @@ Deno.bench({
 Deno.bench({
   name: "safefs move, durable (2 directory fsyncs)",
   group: "move same-fs file",
-  async fn(b) {
+  async fn(b): Promise<void> {
     const [src, dest] = fresh();
     b.start();
     await move(src, dest);

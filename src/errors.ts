@@ -85,7 +85,7 @@ const DENO_ERROR_CODES: Record<string, string> = {
  * @example
  * ```ts
  * import { errnoName } from "@safefs/safefs";
- * import { assertEquals } from "node:assert/strict";
+ * import { equal as assertEquals } from "node:assert/strict";
  *
  * const err = new Error("Stale file handle (os error 116): stat '/nfs/x'");
  * assertEquals(errnoName(err), "ESTALE");
@@ -127,7 +127,7 @@ export interface SafeFsErrorOptions {
  * @example
  * ```ts
  * import { SafeFsError } from "@safefs/safefs";
- * import { assertEquals } from "node:assert/strict";
+ * import { equal as assertEquals } from "node:assert/strict";
  *
  * const err = new SafeFsError("Cannot read '/x'", { code: "EIO", op: "read", path: "/x" });
  * assertEquals(err.code, "EIO");
@@ -324,7 +324,7 @@ function describe(call: FailedCall): string {
  * @example
  * ```ts
  * import { NotFoundError, toSafeFsError } from "@safefs/safefs";
- * import { assert } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * let caught: unknown;
  * try {

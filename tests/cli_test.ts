@@ -1,0 +1,458 @@
+// Copyright 2026 the safefs authors. MIT license.
+// End-to-end tests of the CLI: `deno run` with scoped permissions on
+// src/cli.ts, stdin closed (or piped for `write`), checking exit codes,
+// stdout JSON, stderr messages and the filesystem afterwards.
+import assert, {
+  deepStrictEqual,
+  equal as assertEquals,
+  match,
+} from "node:assert/strict";
+import { join } from "node:path";
+import {
+  cleanup,
+  DENO,
+  diskDir,
+  HAS_SHM,
+  shmDir,
+  snapshot,
+  temps,
+  writeBytes,
+} from "./_helpers.ts";
+import { VERSION } from "../src/_version.ts";
+
+const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with read/write scoped to `dirs` (or -A when dirs is "all"). */
+async function cli(
+  dirs: string[] | "all",
+  args: string[],
+  stdin?: Uint8Array,
+): Promise<Run> {
+  const perms = dirs === "all"
+    ? ["-A"]
+    : [`--allow-read=${dirs.join(",")}`, `--allow-write=${dirs.join(",")}`];
+  const child = new Deno.Command(DENO, {
+    args: ["run", "--no-prompt", "--quiet", ...perms, CLI, ...args],
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+Deno.test("safefs mv moves a file and prints nothing on success", async () => {
+  const d = diskDir();
+  try {
+    Deno.writeTextFileSync(join(d, "a"), "A");
+    const r = await cli([d], ["mv", join(d, "a"), join(d, "b")]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.stdout, "");
+    assertEquals(r.stderr, "");
+    assertEquals(Deno.readTextFileSync(join(d, "b")), "A");
+    assertEquals(snapshot(join(d, "a")), null);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs mv onto an existing file exits 1 with one line naming paths and errno", async () => {
+  const d = diskDir();
+  try {
+    Deno.writeTextFileSync(join(d, "a"), "A");
+    Deno.writeTextFileSync(join(d, "b"), "B");
+    const r = await cli([d], ["mv", join(d, "a"), join(d, "b")]);
+    assertEquals(r.code, 1);
+    assertEquals(
+      r.stderr,
+      `safefs: cannot move '${join(d, "a")}' to '${
+        join(d, "b")
+      }': destination exists (EEXIST); use --overwrite to replace it\n`,
+    );
+    assertEquals(Deno.readTextFileSync(join(d, "b")), "B");
+    const f = await cli([d], ["mv", "-f", join(d, "a"), join(d, "b")]);
+    assertEquals(f.code, 0, f.stderr);
+    assertEquals(Deno.readTextFileSync(join(d, "b")), "A");
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs mv moves several sources into a directory, and refuses a non-directory target", async () => {
+  const d = diskDir();
+  try {
+    for (const n of ["x", "y", "z"]) Deno.writeTextFileSync(join(d, n), n);
+    Deno.mkdirSync(join(d, "into"));
+    const r = await cli([d], [
+      "mv",
+      join(d, "x"),
+      join(d, "y"),
+      join(d, "into"),
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(Deno.readTextFileSync(join(d, "into/x")), "x");
+    assertEquals(Deno.readTextFileSync(join(d, "into/y")), "y");
+    const bad = await cli([d], [
+      "mv",
+      join(d, "z"),
+      join(d, "into/x"),
+      join(d, "nodir"),
+    ]);
+    assertEquals(bad.code, 2);
+    match(bad.stderr, /not an existing directory/);
+    assertEquals(Deno.readTextFileSync(join(d, "z")), "z");
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs rejects unknown flags, unknown commands and wrong arity with exit 2", async () => {
+  const d = diskDir();
+  try {
+    const cases: string[][] = [
+      ["mv", "--bogus", "a", "b"],
+      ["mv", "only-one"],
+      ["frobnicate"],
+      ["write"],
+      ["sweep"],
+      ["rm"],
+      ["cp", "--verify=md5", "a", "b"],
+      ["sweep", "--older-than=soon", d],
+      [],
+    ];
+    for (const args of cases) {
+      const r = await cli([d], args);
+      assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert(r.stderr.length > 0, args.join(" "));
+      assertEquals(r.stdout, "", args.join(" "));
+    }
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs --help and --version", async () => {
+  for (const cmd of ["mv", "cp", "rm", "write", "sweep"]) {
+    const r = await cli("all", [cmd, "--help"]);
+    assertEquals(r.code, 0);
+    match(r.stdout, new RegExp(`Usage: safefs ${cmd}`));
+    match(r.stdout, /Examples:/);
+  }
+  const v = await cli("all", ["--version"]);
+  assertEquals(v.stdout, `safefs ${VERSION}\n`);
+  const json = JSON.parse(
+    Deno.readTextFileSync(new URL("../deno.json", import.meta.url)),
+  );
+  assertEquals(VERSION, json.version, "src/_version.ts matches deno.json");
+});
+
+Deno.test("safefs --json prints one JSON document describing every operation, nothing else", async () => {
+  const d = diskDir();
+  try {
+    Deno.writeTextFileSync(join(d, "a"), "hello");
+    Deno.writeTextFileSync(join(d, "taken"), "x");
+    Deno.mkdirSync(join(d, "into"));
+    Deno.writeTextFileSync(join(d, "into/taken"), "y");
+    const r = await cli([d], [
+      "mv",
+      "--json",
+      join(d, "a"),
+      join(d, "taken"),
+      join(d, "into"),
+    ]);
+    assertEquals(r.code, 1);
+    assertEquals(r.stderr, "");
+    const doc = JSON.parse(r.stdout);
+    assertEquals(doc.command, "mv");
+    assertEquals(doc.ok, false);
+    assertEquals(doc.operations.length, 2);
+    const [ok, bad] = doc.operations;
+    assertEquals(ok.ok, true);
+    assertEquals(ok.src, join(d, "a"));
+    assertEquals(ok.dest, join(d, "into/a"));
+    assertEquals(typeof ok.durationMs, "number");
+    assertEquals(bad.ok, false);
+    assertEquals(bad.error.code, "EEXIST");
+    assertEquals(bad.error.name, "AlreadyExistsError");
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs names the permission flag to add when Deno refuses, and changes nothing", async () => {
+  const d = diskDir(), other = diskDir();
+  try {
+    Deno.writeTextFileSync(join(d, "a"), "A");
+    const r = await cli([d], ["mv", join(d, "a"), join(other, "a")]);
+    assertEquals(r.code, 1);
+    assert(
+      r.stderr.includes(`--allow-read=${other}`) ||
+        r.stderr.includes(`--allow-write=${other}`),
+      r.stderr,
+    );
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assertEquals(Deno.readTextFileSync(join(d, "a")), "A");
+    assertEquals(snapshot(join(other, "a")), null);
+  } finally {
+    cleanup(d, other);
+  }
+});
+
+Deno.test({
+  name: "safefs mv --no-cross-device fails across filesystems with EXDEV",
+  ignore: !HAS_SHM,
+  fn: async () => {
+    const a = diskDir(), b = shmDir();
+    try {
+      Deno.writeTextFileSync(join(a, "f"), "f");
+      const r = await cli("all", [
+        "mv",
+        "--no-cross-device",
+        join(a, "f"),
+        join(b, "f"),
+      ]);
+      assertEquals(r.code, 1);
+      match(r.stderr, /\(EXDEV\)/);
+      assertEquals(Deno.readTextFileSync(join(a, "f")), "f");
+      const ok = await cli("all", ["mv", "--json", join(a, "f"), join(b, "f")]);
+      assertEquals(ok.code, 0, ok.stderr);
+      assertEquals(JSON.parse(ok.stdout).operations[0].crossDevice, true);
+    } finally {
+      cleanup(a, b);
+    }
+  },
+});
+
+Deno.test("safefs cp copies files and trees, with --verify and --preserve", async () => {
+  const d = diskDir();
+  try {
+    writeBytes(join(d, "f"), 100_000);
+    Deno.chmodSync(join(d, "f"), 0o640);
+    Deno.mkdirSync(join(d, "t/sub"), { recursive: true });
+    Deno.writeTextFileSync(join(d, "t/sub/x"), "x");
+    Deno.symlinkSync("sub/x", join(d, "t/ln"));
+    const r = await cli([d], [
+      "cp",
+      "--json",
+      "--verify=sha256",
+      join(d, "f"),
+      join(d, "g"),
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.stdout).operations[0].bytes, 100_000);
+    deepStrictEqual(snapshot(join(d, "g")), snapshot(join(d, "f")));
+    // Deno creates symlinks only with unscoped --allow-read/--allow-write.
+    const scoped = await cli([d], ["cp", join(d, "t"), join(d, "t2")]);
+    assertEquals(scoped.code, 1);
+    match(scoped.stderr, /--allow-read|--allow-write/);
+    assertEquals(snapshot(join(d, "t2")), null);
+    const t = await cli("all", ["cp", join(d, "t"), join(d, "t2")]);
+    assertEquals(t.code, 0, t.stderr);
+    deepStrictEqual(snapshot(join(d, "t2")), snapshot(join(d, "t")));
+    const again = await cli([d], ["cp", join(d, "f"), join(d, "g")]);
+    assertEquals(again.code, 1);
+    match(again.stderr, /destination exists \(EEXIST\); use --overwrite/);
+    const noMode = await cli([d], [
+      "cp",
+      "--preserve=times",
+      join(d, "f"),
+      join(d, "h"),
+    ]);
+    assertEquals(noMode.code, 0, noMode.stderr);
+    assert(
+      (Deno.statSync(join(d, "h")).mode! & 0o777) !== 0o640 ||
+        Deno.statSync(join(d, "h")).mode === null,
+    );
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs rm removes trees, reports missing paths, and -f ignores them", async () => {
+  const d = diskDir(), outside = diskDir();
+  try {
+    Deno.mkdirSync(join(d, "t/sub"), { recursive: true });
+    Deno.writeTextFileSync(join(d, "t/sub/x"), "x");
+    Deno.writeTextFileSync(join(outside, "keep"), "keep");
+    Deno.symlinkSync(outside, join(d, "t/out"));
+    const r = await cli([d], ["rm", join(d, "t")]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(snapshot(join(d, "t")), null);
+    assertEquals(Deno.readTextFileSync(join(outside, "keep")), "keep");
+    const miss = await cli([d], ["rm", join(d, "t")]);
+    assertEquals(miss.code, 1);
+    match(miss.stderr, /\(ENOENT\)/);
+    const f = await cli([d], ["rm", "-f", join(d, "t")]);
+    assertEquals(f.code, 0, f.stderr);
+  } finally {
+    cleanup(d, outside);
+  }
+});
+
+Deno.test("safefs write stores standard input atomically, honours --no-clobber and --mode", async () => {
+  const d = diskDir();
+  try {
+    const data = new TextEncoder().encode("from stdin\n".repeat(1000));
+    const r = await cli([d], ["write", "--mode=0600", join(d, "out")], data);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(
+      Deno.readTextFileSync(join(d, "out")),
+      "from stdin\n".repeat(1000),
+    );
+    assertEquals(Deno.statSync(join(d, "out")).mode! & 0o777, 0o600);
+    const n = await cli(
+      [d],
+      ["write", "-n", join(d, "out")],
+      new TextEncoder().encode("other"),
+    );
+    assertEquals(n.code, 1);
+    match(n.stderr, /\(EEXIST\)/);
+    assertEquals(
+      Deno.readTextFileSync(join(d, "out")),
+      "from stdin\n".repeat(1000),
+    );
+    deepStrictEqual(temps(d), []);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs sweep removes old safefs temps only, and --dry-run lists them", async () => {
+  const d = diskDir();
+  try {
+    const old = join(d, `.f.${crypto.randomUUID()}.safefs-tmp`);
+    const fresh = join(d, `.g.${crypto.randomUUID()}.safefs-tmp`);
+    Deno.writeTextFileSync(old, "old");
+    Deno.writeTextFileSync(fresh, "fresh");
+    Deno.writeTextFileSync(join(d, "user-file.safefs-tmp"), "not ours");
+    const past = new Date(Date.now() - 2 * 3600_000);
+    Deno.utimeSync(old, past, past);
+    const dry = await cli([d], ["sweep", "--dry-run", d]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assertEquals(dry.stdout, `would remove ${old}\n`);
+    assert(Deno.statSync(old).isFile);
+    const r = await cli([d], ["sweep", "--json", d]);
+    assertEquals(r.code, 0, r.stderr);
+    deepStrictEqual(JSON.parse(r.stdout).operations[0].removed, [old]);
+    assertEquals(snapshot(old), null);
+    assert(Deno.statSync(fresh).isFile);
+    const all = await cli([d], ["sweep", "--older-than=0", d]);
+    assertEquals(all.code, 0);
+    assertEquals(snapshot(fresh), null);
+    assertEquals(
+      Deno.readTextFileSync(join(d, "user-file.safefs-tmp")),
+      "not ours",
+    );
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs draws a progress bar on a terminal and ends with a 100% line", async () => {
+  const d = diskDir();
+  try {
+    writeBytes(join(d, "big"), 256 * 1024 * 1024);
+    // script(1) gives the CLI a pseudo-terminal as stderr.
+    const cmd = `${DENO} run -A --quiet ${CLI} cp ${join(d, "big")} ${
+      join(d, "copy")
+    }`;
+    const out = await new Deno.Command("script", {
+      args: ["-qfec", cmd, "/dev/null"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = dec.decode(out.stdout);
+    assertEquals(out.code, 0, text);
+    match(text, /\[#+-*\] +\d+%/, "a bar was drawn");
+    match(text, /\[#{24}\] 100% .* done/, "a final 100% line");
+    const quiet = await cli("all", ["cp", join(d, "big"), join(d, "copy2")]);
+    assertEquals(quiet.stderr, "", "nothing on a non-terminal stderr");
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs interrupted by SIGINT mid-copy exits 130, leaves no temp, the source intact", async () => {
+  const d = diskDir();
+  try {
+    writeBytes(join(d, "big"), 1024 * 1024 * 1024, 5);
+    const size = Deno.statSync(join(d, "big")).size;
+    const child = new Deno.Command(DENO, {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        CLI,
+        "cp",
+        "--verify=sha256",
+        join(d, "big"),
+        join(d, "copy"),
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Wait until the copy has started writing its temp, then interrupt.
+    const deadline = Date.now() + 20_000;
+    while (temps(d).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert(temps(d).length > 0, "the copy started");
+    child.kill("SIGINT");
+    const out = await child.output();
+    assertEquals(out.code, 130, dec.decode(out.stderr));
+    match(dec.decode(out.stderr), /interrupted/);
+    deepStrictEqual(temps(d), []);
+    assertEquals(snapshot(join(d, "copy")), null);
+    assertEquals(Deno.statSync(join(d, "big")).size, size);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test({
+  name: "deno task compile builds a working binary (needs DENORT_BIN)",
+  ignore: !Deno.env.get("DENORT_BIN"),
+  fn: async () => {
+    const d = diskDir();
+    try {
+      const out = await new Deno.Command(DENO, {
+        args: ["task", "compile", "--output", join(d, "safefs")],
+        cwd: new URL("..", import.meta.url).pathname,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, dec.decode(out.stderr));
+      const v = await new Deno.Command(join(d, "safefs"), {
+        args: ["--version"],
+        stdout: "piped",
+      }).output();
+      assertEquals(dec.decode(v.stdout), `safefs ${VERSION}\n`);
+    } finally {
+      cleanup(d);
+    }
+  },
+});
+if (!Deno.env.get("DENORT_BIN")) {
+  console.warn(
+    "SKIPPED: deno compile test: DENORT_BIN is not set (denort cannot be downloaded here)",
+  );
+}
