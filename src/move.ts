@@ -457,44 +457,164 @@ async function publish(
 /**
  * Removes the source of a cross-device move once its copy is published: only
  * the entries that were copied, and only while they are still what was copied
- * (same identity, and for files same size, mtime and ctime). Children go
- * before their parents (reverse of the plan's pre-order). Anything new or
+ * (same identity; files also same size and mtime: ctime is not compared, as
+ * unlinking one name of a hard-linked file moves the other's). Anything new or
  * changed is left in place and reported.
+ *
+ * Flattening (as in remove()): before anything in a directory is unlinked, the
+ * directory is renamed, under a temp name, to sit directly in the source root,
+ * and its identity is checked there. Every path unlinked is then
+ * `src/<temp>/<name>`: the only directory resolved below `src` is a temp name
+ * in `src` itself, so a process that can write inside the tree (but not `src`)
+ * cannot swap a directory for a symlink and redirect an unlink outside
+ * (CVE-2022-21658). Directories that must stay (they hold kept entries) are
+ * renamed back to their names, so the source keeps its shape.
  */
 async function removeSource(p: Plan, s: string, d: string): Promise<void> {
+  const root = p.entries[0];
   const kept: string[] = [];
-  for (let i = p.entries.length - 1; i >= 0; i--) {
-    const e = p.entries[i];
-    const path = e.rel === "" ? p.root : join(p.root, e.rel);
-    const now = await lstatOrNull(path);
-    if (now === null) continue; // Someone else removed it: nothing to do.
-    // ctime is not compared: unlinking one name of a hard-linked file moves the
-    // other's ctime. A writer moves size or mtime.
-    const moved = now.size !== e.info.size ||
-      now.mtime?.getTime() !== e.info.mtime?.getTime();
-    if (!sameIdentity(now, e.info) || (e.kind === "file" && moved)) {
-      kept.push(path);
-      continue;
-    }
-    try {
-      if (e.kind === "dir") await sys.rmdir(path);
-      else await sys.unlink(path);
-    } catch (err) {
-      if (err instanceof NotFoundError) continue;
-      if (err instanceof NotEmptyError) {
-        kept.push(path);
-        continue;
-      }
-      throw err;
-    }
-  }
-  if (kept.length > 0) {
+  const changedAt = (rel: string): SourceChangedError => {
     const list = kept.slice(0, 10).map((k) => `'${k}'`).join(", ");
     const more = kept.length > 10 ? ` and ${kept.length - 10} more` : "";
-    throw new SourceChangedError(
+    return new SourceChangedError(
       `Moved '${s}' to '${d}', but the source changed during the move: ` +
         `${list}${more} changed or gained entries and were left at the source`,
-      { code: "ESRCCHANGED", op: "move", path: s, dest: d },
+      {
+        code: "ESRCCHANGED",
+        op: "move",
+        path: rel === "" ? s : join(s, rel),
+        dest: d,
+      },
     );
+  };
+  const unchanged = (now: FileInfo, e: Plan["entries"][number]): boolean =>
+    sameIdentity(now, e.info) &&
+    (e.kind !== "file" ||
+      (now.size === e.info.size &&
+        now.mtime?.getTime() === e.info.mtime?.getTime()));
+
+  if (root.kind !== "dir") {
+    const now = await lstatOrNull(s);
+    if (now === null) return; // Someone else removed it.
+    if (!unchanged(now, root)) {
+      kept.push(s);
+      throw changedAt("");
+    }
+    await sys.unlink(s).catch((e) => {
+      if (!(e instanceof NotFoundError)) throw e;
+    });
+    return;
   }
+
+  const parentOf = (rel: string): string =>
+    rel.includes("/") ? dirname(rel) : "";
+  /** Where each directory of the plan is now ("" is the root, never moved). */
+  const at = new Map<string, string>([["", s]]);
+  const original = (rel: string): string =>
+    join(at.get(parentOf(rel))!, basename(rel));
+  const moved: string[] = [];
+  const holding = new Set<string>();
+  const keep = (rel: string): void => {
+    kept.push(join(s, rel));
+    for (let r = parentOf(rel);; r = parentOf(r)) {
+      holding.add(r);
+      if (r === "") break;
+    }
+  };
+  const dirInfo = new Map(
+    p.entries.filter((e) => e.kind === "dir").map((e) => [e.rel, e.info]),
+  );
+  const checkDir = async (rel: string): Promise<void> => {
+    const now = await lstatOrNull(at.get(rel)!);
+    if (now === null || !sameIdentity(now, dirInfo.get(rel)!)) {
+      kept.push(join(s, rel));
+      throw changedAt(rel);
+    }
+  };
+
+  try {
+    await checkDir("");
+    // 1. Move every directory aside into the root, parents first.
+    for (const e of p.entries) {
+      if (e.kind !== "dir" || e.rel === "" || !at.has(parentOf(e.rel))) {
+        continue;
+      }
+      const from = original(e.rel);
+      const now = await lstatOrNull(from);
+      if (now === null) continue; // Removed by someone else.
+      if (!sameIdentity(now, e.info)) {
+        keep(e.rel);
+        continue;
+      }
+      const to = tempPathFor(join(s, basename(e.rel)));
+      try {
+        await sys.rename(from, to);
+      } catch (err) {
+        if (err instanceof NotFoundError) continue;
+        throw err;
+      }
+      // Recorded at once, so that any failure from here on puts it back.
+      at.set(e.rel, to);
+      moved.push(e.rel);
+      const after = await lstatOrNull(to);
+      if (after === null || !sameIdentity(after, e.info)) {
+        // Swapped between the check and the rename: put it back untouched.
+        at.delete(e.rel);
+        moved.pop();
+        if (after !== null) await sys.rename(to, from).catch(() => {});
+        keep(e.rel);
+      }
+    }
+    // 2. Unlink files and symlinks, each directory's identity checked first
+    //    (a directory's entries are consecutive in the plan).
+    let current: string | null = null;
+    for (const e of p.entries) {
+      if (e.kind === "dir") continue;
+      const parent = parentOf(e.rel);
+      if (!at.has(parent)) continue; // Its directory stays (or is gone).
+      if (parent !== current) {
+        await checkDir(parent);
+        current = parent;
+      }
+      const path = join(at.get(parent)!, basename(e.rel));
+      const now = await lstatOrNull(path);
+      if (now === null) continue;
+      if (!unchanged(now, e)) {
+        keep(e.rel);
+        continue;
+      }
+      await sys.unlink(path).catch((err) => {
+        if (!(err instanceof NotFoundError)) throw err;
+      });
+    }
+    // 3. Remove the directories, children first.
+    for (let i = p.entries.length - 1; i >= 0; i--) {
+      const e = p.entries[i];
+      if (e.kind !== "dir" || !at.has(e.rel) || holding.has(e.rel)) continue;
+      try {
+        await sys.rmdir(at.get(e.rel)!);
+        at.delete(e.rel);
+      } catch (err) {
+        if (err instanceof NotFoundError) {
+          at.delete(e.rel);
+          continue;
+        }
+        if (!(err instanceof NotEmptyError)) throw err;
+        keep(e.rel);
+      }
+    }
+  } finally {
+    // 4. Put the directories that stay back under their names, parents first.
+    for (const rel of moved) {
+      if (!at.has(rel) || !at.has(parentOf(rel))) continue;
+      const back = original(rel);
+      try {
+        await sys.rename(at.get(rel)!, back);
+        at.set(rel, back);
+      } catch {
+        // Left under its temp name inside the source; reported below.
+      }
+    }
+  }
+  if (kept.length > 0) throw changedAt(kept[0].slice(s.length + 1));
 }

@@ -172,7 +172,27 @@ function inspect(
     return "absent";
   }
   let seen = 0;
+  let flattened = false;
   const walk = (p: string, rel: string, info: Deno.FileInfo): string | null => {
+    // A cross-device move removing its source moves each directory aside,
+    // under a temp name, into the source root first: such an entry is a
+    // directory of the item, checked against every directory of that name.
+    const name = rel.includes("/") ? null : rel;
+    if (name !== null && name !== "" && isTempName(name) && info.isDirectory) {
+      const stem = name.slice(1).replace(/\.[0-9a-f-]{36}\.safefs-tmp$/, "");
+      const candidates = [...e.keys()].filter((k) =>
+        e.get(k)!.t === "d" && (k === stem || k.endsWith(`/${stem}`))
+      );
+      const before = seen;
+      for (const c of candidates) {
+        seen = before;
+        if (walkAs(p, c) === null) {
+          flattened = true;
+          return null;
+        }
+      }
+      return `unexpected entry '${rel}'`;
+    }
     const want = e.get(rel);
     if (want === undefined) return `unexpected entry '${rel}'`;
     seen++;
@@ -208,9 +228,12 @@ function inspect(
     verified.set(s, true);
     return null;
   };
+  function walkAs(p: string, rel: string): string | null {
+    return walk(p, rel, Deno.lstatSync(p));
+  }
   const bad = walk(path, "", top);
   if (bad !== null) return bad;
-  return seen === e.size ? "complete" : "remnant";
+  return seen === e.size && !flattened ? "complete" : "remnant";
 }
 
 interface Step {

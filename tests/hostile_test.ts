@@ -453,14 +453,13 @@ Deno.test({
     ][] = [
       ["copy tree", P.copy ? (s, d) => P.copy!(s, d) : undefined, false, true],
       ["remove tree", P.remove ? (s) => P.remove!(s) : undefined, false, true],
-      // move's source removal is lstat-then-unlink by path (Deno has no
-      // unlinkat): a swap in between can still redirect an unlink. Counted and
-      // printed, not asserted, until the FFI backend; reads are asserted.
+      // move's source removal flattens each directory into the source root
+      // before unlinking in it (as remove() does): no redirected unlink.
       [
         "move tree across filesystems (source removal)",
         HAS_SHM ? (s, d) => P.move(s, d) : undefined,
         true,
-        false,
+        true,
       ],
     ];
     for (const [target, op, otherFs, deletions] of targets) {
