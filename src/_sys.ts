@@ -93,6 +93,7 @@ export const backend = {
     // Deno.umask() is unstable; node:process.umask() reads it without changing it.
     return nodeUmask();
   },
+  removeTree: (p: string): Promise<void> => Deno.remove(p, { recursive: true }),
 };
 
 function nodeUmask(): number {
@@ -234,4 +235,13 @@ export const sys = {
     backend.permission(desc),
   /** The process umask. Not hooked. */
   umask: (): number => backend.umask(),
+  /**
+   * Removes the directory `p` and everything in it, off the main thread
+   * (Rust's `remove_dir_all`: `openat(O_NOFOLLOW|O_DIRECTORY)` + `unlinkat`,
+   * so symlinks are never followed and a symlink at `p` is only unlinked).
+   * It DOES descend into mount points: use it only on a directory whose
+   * listing showed no subdirectory. Used by `remove()` for leaf directories.
+   */
+  removeTree: (p: string): Promise<void> =>
+    run("removeTree", p, undefined, () => backend.removeTree(p)),
 };

@@ -21,6 +21,7 @@ import {
   CAN_MOUNT,
   cleanup,
   diskDir,
+  HAS_SHM,
   mountTmpfs,
   shmDir,
   umount,
@@ -48,6 +49,11 @@ const REMOVE_URL = new URL("../src/remove.ts", import.meta.url).href;
 const ESTALE = (): Error => new Error("Stale file handle (os error 116)");
 const EIO = (): Error => new Error("Input/output error (os error 5)");
 const NOBODY = canRunAsNobody();
+
+/** A temp dir on tmpfs when there is one (fast for big trees), else on disk. */
+function fastDir(): string {
+  return HAS_SHM ? shmDir() : diskDir();
+}
 
 if (!CAN_MOUNT) {
   console.warn(
@@ -182,6 +188,11 @@ Deno.test("remove() never follows symlinks inside the tree: outside directories 
     Deno.symlinkSync("../../../outside/dir", join(root, "a/b/rel-dir-link"));
     Deno.symlinkSync(join(w, "outside/file"), join(root, "a/file-link"));
     Deno.symlinkSync(join(w, "outside"), join(root, "a/b/outside-root-link"));
+    // A leaf big enough to be removed whole through a descriptor (removeTree).
+    mkdirs(root, "leaf");
+    for (let i = 0; i < 40; i++) files(root, `leaf/f${i}`);
+    Deno.symlinkSync(join(w, "outside/dir"), join(root, "leaf/dir-link"));
+    Deno.symlinkSync(join(w, "outside/file"), join(root, "leaf/file-link"));
     const before = listing(join(w, "outside"));
     await remove(root);
     assert.equal(listing(root), null);
@@ -354,7 +365,7 @@ Deno.test("koji parallel_chdir_down_failure: another process removes the whole t
 });
 
 Deno.test("koji parallel_chdir_down_complex: a subtree removed by another process under remove() is skipped, the rest is removed", async () => {
-  const w = shmDir();
+  const w = fastDir();
   try {
     const root = join(w, "some-dir");
     for (let i = 0; i < 8; i++) {
@@ -486,7 +497,7 @@ function concurrentTree(root: string): number {
 }
 
 Deno.test("remove() racing `rm -rf` on the same tree finishes cleanly and the tree is gone (10 rounds)", async () => {
-  const w = shmDir();
+  const w = fastDir();
   try {
     let rmFailed = 0;
     for (let round = 0; round < 10; round++) {
@@ -527,7 +538,7 @@ Deno.test("remove() racing `rm -rf` on the same tree finishes cleanly and the tr
 });
 
 Deno.test("8 processes running remove() on the same tree at once all return cleanly and the tree is gone", async () => {
-  const w = shmDir();
+  const w = fastDir();
   try {
     const root = join(w, "t");
     concurrentTree(root);
@@ -643,7 +654,7 @@ Deno.test("remove() gives up after a bounded number of rescans when temp-named e
 
 Deno.test("a symlink-swap attacker process never makes remove() delete anything outside the tree, while a naive check-then-act remover does", async () => {
   const ROUNDS = 400;
-  const w = shmDir();
+  const w = fastDir();
   try {
     const outside = join(w, "outside");
     Deno.mkdirSync(outside);
@@ -682,7 +693,10 @@ Deno.test("a symlink-swap attacker process never makes remove() delete anything 
         for (let n = 0; n < ROUNDS / 2; n++) {
           const staging = join(w, `staging`);
           mkdirs(staging, rel);
-          for (let i = 0; i < 10; i++) files(staging, `${rel}/x${i}`);
+          // 10 files: unlinked one by one; 24: a leaf removed through a descriptor.
+          for (let i = 0; i < (n % 2 ? 10 : 24); i++) {
+            files(staging, `${rel}/x${i}`);
+          }
           files(staging, "top");
           try {
             Deno.renameSync(t, join(w, "old"));
@@ -775,6 +789,27 @@ Deno.test("remove() stops with SourceChangedError, deleting nothing outside, whe
   }
 });
 
+Deno.test("remove() deletes nothing outside when a leaf directory is swapped for a symlink just before it is handed to removeTree", async () => {
+  const w = diskDir();
+  try {
+    mkdirs(w, "outside", "t/a/leaf");
+    for (let i = 0; i < 30; i++) files(w, `outside/x${i}`, `t/a/leaf/x${i}`);
+    let swapped = "";
+    await withHook((c) => {
+      if (c.op === "removeTree" && swapped === "") {
+        Deno.renameSync(c.path!, join(w, "leaf-moved-by-attacker"));
+        Deno.symlinkSync(join(w, "outside"), c.path!);
+        swapped = c.path!;
+      }
+    }, () => remove(join(w, "t")));
+    assert.notEqual(swapped, "");
+    assert.equal(listing(join(w, "outside"))!.length, 30);
+    assert.equal(listing(join(w, "t")), null);
+  } finally {
+    cleanup(w);
+  }
+});
+
 Deno.test("remove()'s documented residual window: someone who can rename entries of the root itself is caught at the next identity check, within 64 entries", async () => {
   // Deno has no unlinkat: between an identity check and an unlink, a process
   // that can write the ROOT can swap a moved-aside directory for a symlink.
@@ -782,7 +817,9 @@ Deno.test("remove()'s documented residual window: someone who can rename entries
   // unlinks in the symlink's target. This pins that bound (and the residual).
   const w = diskDir();
   try {
-    mkdirs(w, "outside", "t/big");
+    // `big` holds a subdirectory, so its files are unlinked one by one (a
+    // leaf would go to removeTree, which works through a descriptor).
+    mkdirs(w, "outside", "t/big/zz");
     for (let i = 0; i < 200; i++) files(w, `outside/x${i}`, `t/big/x${i}`);
     let unlinks = 0;
     let swapped = false;
@@ -816,7 +853,7 @@ Deno.test("remove()'s documented residual window: someone who can rename entries
 // Depth
 
 Deno.test("remove() removes a 10,000-level tree (paths far beyond PATH_MAX) without recursion or long paths", async () => {
-  const w = shmDir();
+  const w = fastDir();
   try {
     const root = join(w, "d");
     deepChain(root, 10_000);
@@ -934,9 +971,10 @@ Deno.test("remove() aborted midway stops, puts moved directories back under thei
     bigTree(root, 20, 50);
     const before = listing(root)!;
     const ac = new AbortController();
-    let unlinks = 0;
+    let leaves = 0;
     const e = await withHook((c) => {
-      if (c.op === "unlink" && ++unlinks === 120) ac.abort();
+      // Abort while leaves are being removed off the main thread.
+      if (c.op === "removeTree" && ++leaves === 6) ac.abort();
     }, () => rejects(remove(root, { signal: ac.signal }), AbortedError));
     assert.equal(e.code, "ABORT_ERR");
     const now = listing(root)!;
@@ -954,7 +992,7 @@ Deno.test("remove() aborted midway stops, puts moved directories back under thei
 });
 
 Deno.test("remove() honours AbortSignal.timeout() while it works (it yields to the event loop)", async () => {
-  const w = shmDir();
+  const w = fastDir();
   try {
     const root = join(w, "t");
     bigTree(root, 100, 300);
@@ -977,7 +1015,7 @@ Deno.test("remove() honours AbortSignal.timeout() while it works (it yields to t
 });
 
 Deno.test("remove() reports progress with a growing count that ends at the result's count", async () => {
-  const w = shmDir();
+  const w = fastDir();
   try {
     const root = join(w, "t");
     bigTree(root, 40, 250);
@@ -998,7 +1036,7 @@ Deno.test("remove() reports progress with a growing count that ends at the resul
 });
 
 Deno.test("remove() killed with SIGKILL midway leaves original names plus temp names only directly under the root; running it again finishes", async () => {
-  const w = shmDir();
+  const w = fastDir();
   try {
     const root = join(w, "t");
     for (let d = 0; d < 30; d++) {
@@ -1040,31 +1078,111 @@ Deno.test("remove() killed with SIGKILL midway leaves original names plus temp n
   }
 });
 
-Deno.test("remove() failing midway (EIO) throws a typed error and leaves the rest of the tree under its original names", async () => {
+Deno.test("remove() failing (EIO) at any of its calls throws a typed error and leaves the rest of the tree under its original names", async () => {
+  const w = fastDir();
+  try {
+    const root = join(w, "t");
+    bigTree(root, 4, 20);
+    mkdirs(root, "d1/e/deeper/still", "d2/x");
+    files(root, "d1/e/deeper/still/z", "d2/x/y", "top");
+    Deno.symlinkSync("/etc", join(root, "d2/etc-link"));
+    const before = listing(root)!;
+    const copy = (to: string): void => {
+      assert(
+        new Deno.Command("cp", { args: ["-a", root, to] }).outputSync().success,
+      );
+    };
+    // A clean run gives the sequence of seam calls.
+    const calls: string[] = [];
+    copy(join(w, "clean"));
+    await withHook(
+      (c) => void calls.push(c.op),
+      () => remove(join(w, "clean")),
+    );
+    assert(
+      calls.includes("removeTree") && calls.includes("rename") &&
+        calls.includes("unlink"),
+    );
+    let tried = 0;
+    for (let i = 0; i < calls.length; i++) {
+      const t = join(w, `t${i}`);
+      copy(t);
+      let n = 0;
+      let hit = "";
+      const e = await withHook((c) => {
+        if (n++ === i) {
+          hit = c.op;
+          throw EIO();
+        }
+      }, () => rejects(remove(t), SafeFsError));
+      tried++;
+      assert.equal(
+        hit,
+        calls[i],
+        `call ${i}: the calls differ from the clean run`,
+      );
+      assert.equal(e.code, "EIO", `call ${i} (${calls[i]}): ${e.message}`);
+      assert.deepEqual(
+        tempsUnder(w),
+        [],
+        `call ${i} (${calls[i]}): temp names left`,
+      );
+      assertRemnant(listing(t), before, `call ${i} (${calls[i]})`);
+      cleanup(t);
+    }
+    assert.equal(tried, calls.length);
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() checks Deno permissions for the path and its parent before changing anything (G8)", async () => {
   const w = diskDir();
   try {
     const root = join(w, "t");
-    bigTree(root, 4, 10);
-    mkdirs(root, "d1/e/deeper/still");
-    files(root, "d1/e/deeper/still/z");
-    const before = listing(root)!;
-    for (
-      const [op, nth] of [["unlink", 15], ["rename", 4], ["rmdir", 3], [
-        "readDir",
-        5,
-      ], ["lstat", 9]] as const
-    ) {
-      const root2 = join(w, `t-${op}`);
-      new Deno.Command("cp", { args: ["-a", root, root2] }).outputSync();
-      let n = 0;
-      const e = await withHook((c) => {
-        if (c.op === op && ++n === nth) throw EIO();
-      }, () => rejects(remove(root2), SafeFsError));
-      assert.equal(e.code, "EIO", `${op}: ${e.message}`);
-      assert.deepEqual(tempsUnder(root2), [], `${op}: temp names left`);
-      assertRemnant(listing(root2), before, op);
-      cleanup(root2);
-    }
+    bigTree(root, 3, 20);
+    const before = listing(root);
+    const script = `const { remove } = await import(${
+      JSON.stringify(REMOVE_URL)
+    });
+      try { const r = await remove(Deno.args[0]); console.log("ok " + r.entriesRemoved); }
+      catch (e) { console.log(e.name + ":" + e.code + " " + (e.flag ?? "")); }`;
+    const run = async (flags: string[]): Promise<string> => {
+      const file = join(Deno.makeTempDirSync(), "script.ts");
+      Deno.writeTextFileSync(file, script);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          `--allow-read=${file}`,
+          ...flags,
+          file,
+          root,
+        ],
+        stdin: "null",
+      }).output();
+      cleanup(dirname(file));
+      return new TextDecoder().decode(out.stdout).trim() ||
+        new TextDecoder().decode(out.stderr);
+    };
+    // Write on the tree but not on its parent: refused up front, nothing removed.
+    assert.equal(
+      await run([`--allow-read=${w}`, `--allow-write=${root}`]),
+      `PermissionError:ENOTCAPABLE --allow-write=${w}`,
+    );
+    assert.deepEqual(listing(root), before);
+    assert.equal(
+      await run([`--allow-read=${w}`]),
+      `PermissionError:ENOTCAPABLE --allow-write=${root}`,
+    );
+    assert.deepEqual(listing(root), before);
+    // Scoped to the parent: enough, temp names stay inside the tree.
+    assert.equal(
+      await run([`--allow-read=${w}`, `--allow-write=${w}`]),
+      `ok ${before!.length + 1}`,
+    );
+    assert.equal(listing(root), null);
   } finally {
     cleanup(w);
   }

@@ -191,3 +191,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test("sweep() checks Deno permissions before removing anything; dryRun needs only read (G8)", async () => {
+  const w = diskDir();
+  try {
+    const t = temp("left");
+    files(w, t);
+    const url = new URL("../src/sweep.ts", import.meta.url).href;
+    const script = join(Deno.makeTempDirSync(), "script.ts");
+    Deno.writeTextFileSync(
+      script,
+      `const { sweep } = await import(${JSON.stringify(url)});
+       try { const r = await sweep(Deno.args[0], { olderThan: 0, dryRun: Deno.args[1] === "dry" }); console.log("ok " + r.removed.length); }
+       catch (e) { console.log(e.name + ":" + e.code + " " + (e.flag ?? "")); }`,
+    );
+    const run = async (flags: string[], dry: boolean): Promise<string> => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          `--allow-read=${script}`,
+          ...flags,
+          script,
+          w,
+          dry ? "dry" : "wet",
+        ],
+        stdin: "null",
+      }).output();
+      return new TextDecoder().decode(out.stdout).trim() ||
+        new TextDecoder().decode(out.stderr);
+    };
+    assert.equal(await run([`--allow-read=${w}`], true), "ok 1");
+    assert.equal(
+      await run([`--allow-read=${w}`], false),
+      `PermissionError:ENOTCAPABLE --allow-write=${w}`,
+    );
+    assert.deepEqual(listing(w), [t]);
+    assert.equal(
+      await run([`--allow-read=${w}`, `--allow-write=${w}`], false),
+      "ok 1",
+    );
+    assert.deepEqual(listing(w), []);
+    cleanup(join(script, ".."));
+  } finally {
+    cleanup(w);
+  }
+});
