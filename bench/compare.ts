@@ -447,7 +447,10 @@ for (const w of workloads) {
     rows.push(`| ${c.name} | ${m.toFixed(1)} | ${ratios.join(" | ")} |`);
   }
   if (w.note) rows.push("", `_${w.note}_`);
-  console.error(`done: ${w.title}`);
+  // Printed as soon as known, so a long run interrupted later still reports.
+  console.error(
+    `done: ${w.title}\n${rows.slice(rows.indexOf(header)).join("\n")}\n`,
+  );
 }
 
 // fsync counts per durable operation, against the contract's minimum.
