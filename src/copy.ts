@@ -5,16 +5,10 @@
  *
  * @module
  */
-import {
-  basename,
-  dirname,
-  isWithin,
-  join,
-  type PathLike,
-  toAbsolute,
-} from "./_path.ts";
+import { dirname, type PathLike, toAbsolute } from "./_path.ts";
 import { type Need, preflight } from "./_perm.ts";
 import { type FileInfo, sys } from "./_sys.ts";
+import { alreadyExists, checkDestination } from "./_dest.ts";
 import { tempPathFor } from "./_temp.ts";
 import { isOccupied } from "./_publish.ts";
 import {
@@ -28,11 +22,9 @@ import {
   type Progress,
   publishTemp,
   removeOwnTree,
-  sameIdentity,
   specialKind,
 } from "./_copy.ts";
 import {
-  AlreadyExistsError,
   InvalidArgumentError,
   NotEmptyError,
   NotFoundError,
@@ -121,29 +113,6 @@ export interface CopyResult {
    * the copy holds no entry for them.
    */
   skippedMounts: string[];
-}
-
-async function lstatOrNull(path: string): Promise<FileInfo | null> {
-  try {
-    return await sys.lstat(path);
-  } catch (e) {
-    if (e instanceof NotFoundError) return null;
-    throw e;
-  }
-}
-
-function typeName(info: FileInfo): string {
-  if (info.isDirectory) return "a directory";
-  if (info.isSymlink) return "a symlink";
-  if (info.isFile) return "a file";
-  return specialKind(info);
-}
-
-function exists(s: string, d: string, cause?: unknown): AlreadyExistsError {
-  return new AlreadyExistsError(
-    `Cannot copy '${s}' to '${d}': the destination exists (use overwrite to replace it)`,
-    { code: "EEXIST", op: "copy", path: s, dest: d, cause },
-  );
 }
 
 /**
@@ -276,46 +245,7 @@ export async function copy(
       dest: d,
     });
   }
-  let dDirInfo: FileInfo;
-  try {
-    dDirInfo = await sys.stat(dDir);
-  } catch (e) {
-    if (e instanceof NotFoundError) {
-      throw new NotFoundError(
-        `Cannot copy '${s}' to '${d}': the directory '${dDir}' does not exist`,
-        { code: "ENOENT", op, path: s, dest: d, cause: e },
-      );
-    }
-    throw e;
-  }
-  if (!dDirInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot copy '${s}' to '${d}': '${dDir}' is not a directory`,
-      { code: "ENOTDIR", op, path: s, dest: d },
-    );
-  }
-  if (sInfo.isDirectory) {
-    // Real locations: `dest` may reach into `src` through a symlink.
-    const realS = await sys.realPath(s);
-    const realD = join(await sys.realPath(dDir), basename(d));
-    if (isWithin(realS, realD)) {
-      throw new InvalidArgumentError(
-        `Cannot copy directory '${s}' into itself ('${d}')`,
-        { code: "EINVAL", op, path: s, dest: d },
-      );
-    }
-  }
-  const dInfo = await lstatOrNull(d);
-  if (dInfo !== null) {
-    if (sameIdentity(sInfo, dInfo)) {
-      throw new InvalidArgumentError(
-        `Cannot copy '${s}' to '${d}': they are the same file`,
-        { code: "EINVAL", op, path: s, dest: d },
-      );
-    }
-    if (!overwrite) throw exists(s, d);
-    await checkReplaceable(s, sInfo, d, dInfo);
-  }
+  await checkDestination(op, s, sInfo, d, overwrite);
 
   const engine: EngineOptions = {
     op,
@@ -341,7 +271,7 @@ export async function copy(
   } catch (e) {
     await removeOwnTree(tmp);
     if (!publishing) throw e;
-    if (!overwrite && isOccupied(e)) throw exists(s, d, e);
+    if (!overwrite && isOccupied(e)) throw alreadyExists("copy", s, d, e);
     if (e instanceof NotEmptyError) {
       throw new NotEmptyError(
         `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
@@ -375,32 +305,4 @@ export async function copy(
     entries: p.entries.length,
     skippedMounts: p.skippedMounts,
   };
-}
-
-/** With overwrite: refuse replacements rename(2) would refuse, before copying. */
-async function checkReplaceable(
-  s: string,
-  sInfo: FileInfo,
-  d: string,
-  dInfo: FileInfo,
-): Promise<void> {
-  const op = "copy";
-  if (dInfo.isDirectory && !sInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot replace directory '${d}' with ${typeName(sInfo)} '${s}'`,
-      { code: "EISDIR", op, path: s, dest: d },
-    );
-  }
-  if (sInfo.isDirectory && !dInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot replace ${typeName(dInfo)} '${d}' with directory '${s}'`,
-      { code: "ENOTDIR", op, path: s, dest: d },
-    );
-  }
-  if (sInfo.isDirectory && (await sys.readDir(d)).length > 0) {
-    throw new NotEmptyError(
-      `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
-      { code: "ENOTEMPTY", op, path: s, dest: d },
-    );
-  }
 }

@@ -5,16 +5,10 @@
  *
  * @module
  */
-import {
-  basename,
-  dirname,
-  isWithin,
-  join,
-  type PathLike,
-  toAbsolute,
-} from "./_path.ts";
+import { basename, dirname, join, type PathLike, toAbsolute } from "./_path.ts";
 import { type Need, preflight } from "./_perm.ts";
 import { type FileInfo, sys } from "./_sys.ts";
+import { alreadyExists, checkDestination, lstatOrNull } from "./_dest.ts";
 import { tempPathFor } from "./_temp.ts";
 import { isOccupied, renameDirNoClobber } from "./_publish.ts";
 import {
@@ -32,7 +26,6 @@ import {
   specialKind,
 } from "./_copy.ts";
 import {
-  AlreadyExistsError,
   CrossDeviceError,
   InvalidArgumentError,
   NotEmptyError,
@@ -90,22 +83,6 @@ export interface MoveResult {
   bytes: number;
   /** Entries moved (files, symlinks and directories; 1 for a rename). */
   entries: number;
-}
-
-async function lstatOrNull(path: string): Promise<FileInfo | null> {
-  try {
-    return await sys.lstat(path);
-  } catch (e) {
-    if (e instanceof NotFoundError) return null;
-    throw e;
-  }
-}
-
-function typeName(info: FileInfo): string {
-  if (info.isDirectory) return "a directory";
-  if (info.isSymlink) return "a symlink";
-  if (info.isFile) return "a file";
-  return specialKind(info);
 }
 
 /**
@@ -193,56 +170,7 @@ export async function move(
       dest: d,
     });
   }
-  let dDirInfo: FileInfo;
-  try {
-    dDirInfo = await sys.stat(dDir);
-  } catch (e) {
-    if (e instanceof NotFoundError) {
-      throw new NotFoundError(
-        `Cannot move '${s}' to '${d}': the directory '${dDir}' does not exist`,
-        { code: "ENOENT", op, path: s, dest: d, cause: e },
-      );
-    }
-    throw e;
-  }
-  if (!dDirInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot move '${s}' to '${d}': '${dDir}' is not a directory`,
-      {
-        code: "ENOTDIR",
-        op,
-        path: s,
-        dest: d,
-      },
-    );
-  }
-  if (sInfo.isDirectory) {
-    // Compare real locations: `dest` may reach into `src` through a symlink.
-    const realS = await sys.realPath(s);
-    const realD = join(await sys.realPath(dDir), basename(d));
-    if (isWithin(realS, realD)) {
-      throw new InvalidArgumentError(
-        `Cannot move directory '${s}' into itself ('${d}')`,
-        { code: "EINVAL", op, path: s, dest: d },
-      );
-    }
-  }
-  const dInfo = await lstatOrNull(d);
-  if (dInfo !== null) {
-    if (sameIdentity(sInfo, dInfo)) {
-      throw new InvalidArgumentError(
-        `Cannot move '${s}' to '${d}': they are the same file`,
-        {
-          code: "EINVAL",
-          op,
-          path: s,
-          dest: d,
-        },
-      );
-    }
-    if (!overwrite) throw exists(s, d);
-    await checkReplaceable(s, sInfo, d, dInfo);
-  }
+  const dDirInfo = await checkDestination(op, s, sInfo, d, overwrite);
 
   const result: MoveResult = {
     src: s,
@@ -334,51 +262,6 @@ export async function move(
   return result;
 }
 
-function exists(s: string, d: string): AlreadyExistsError {
-  return new AlreadyExistsError(
-    `Cannot move '${s}' to '${d}': the destination exists (use overwrite to replace it)`,
-    { code: "EEXIST", op: "move", path: s, dest: d },
-  );
-}
-
-/** With overwrite: refuse replacements rename(2) would refuse, before copying. */
-async function checkReplaceable(
-  s: string,
-  sInfo: FileInfo,
-  d: string,
-  dInfo: FileInfo,
-): Promise<void> {
-  const op = "move";
-  if (dInfo.isDirectory && !sInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot replace directory '${d}' with ${typeName(sInfo)} '${s}'`,
-      {
-        code: "EISDIR",
-        op,
-        path: s,
-        dest: d,
-      },
-    );
-  }
-  if (sInfo.isDirectory && !dInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot replace ${typeName(dInfo)} '${d}' with directory '${s}'`,
-      {
-        code: "ENOTDIR",
-        op,
-        path: s,
-        dest: d,
-      },
-    );
-  }
-  if (sInfo.isDirectory && (await sys.readDir(d)).length > 0) {
-    throw new NotEmptyError(
-      `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
-      { code: "ENOTEMPTY", op, path: s, dest: d },
-    );
-  }
-}
-
 /**
  * Tries the same-filesystem move. Returns false (having changed nothing) when
  * source and destination are on different filesystems.
@@ -416,7 +299,7 @@ async function renameInPlace(
     }
   } catch (e) {
     if (e instanceof CrossDeviceError) return false;
-    if (!overwrite && isOccupied(e)) throw exists(s, d);
+    if (!overwrite && isOccupied(e)) throw alreadyExists("move", s, d);
     if (e instanceof NotEmptyError) {
       throw new NotEmptyError(
         `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
@@ -449,7 +332,7 @@ async function publish(
       overwrite,
     );
   } catch (e) {
-    if (!overwrite && isOccupied(e)) throw exists(s, d);
+    if (!overwrite && isOccupied(e)) throw alreadyExists("move", s, d);
     throw e;
   }
 }
