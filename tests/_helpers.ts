@@ -1,6 +1,7 @@
 // Copyright 2026 the safefs authors. MIT license.
 // Shared test helpers: temp dirs on two filesystems, tree snapshots, tmpfs
 // mounts, fault injection through the _sys seam.
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { setSysHook, type SysCall } from "../src/_sys.ts";
@@ -249,3 +250,31 @@ export async function runDeno(
 
 /** file:// URL of the package's mod.ts, for subprocess scripts. */
 export const MOD_URL: string = new URL("../mod.ts", import.meta.url).href;
+
+/**
+ * Awaits `p`, asserts it rejects with an instance of `cls` (and `code`, when
+ * given), and returns the error.
+ */
+export async function rejects<T extends Error>(
+  p: Promise<unknown>,
+  cls: new (...a: never[]) => T,
+  code?: string,
+): Promise<T> {
+  try {
+    await p;
+  } catch (e) {
+    assert(
+      e instanceof cls,
+      `expected ${cls.name}, got ${
+        e instanceof Error ? `${e.name}: ${e.message}` : e
+      }`,
+    );
+    if (code !== undefined) {
+      assert.equal((e as unknown as { code?: string }).code, code);
+    }
+    return e as T;
+  }
+  throw new assert.AssertionError({
+    message: `expected ${cls.name}, but it resolved`,
+  });
+}

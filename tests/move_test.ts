@@ -28,6 +28,7 @@ import {
   makeTree,
   mountTmpfs,
   recordCalls,
+  rejects,
   shmDir,
   snapshot,
   temps,
@@ -46,28 +47,6 @@ if (!CAN_MOUNT) {
   console.warn(
     "SKIPPED: cannot mount tmpfs (needs root): mount-based tests are skipped",
   );
-}
-
-async function rejects<T extends Error>(
-  p: Promise<unknown>,
-  cls: new (...a: never[]) => T,
-  code?: string,
-): Promise<T> {
-  try {
-    await p;
-  } catch (e) {
-    assert(
-      e instanceof cls,
-      `expected ${cls.name}, got ${
-        e instanceof Error ? `${e.name}: ${e.message}` : e
-      }`,
-    );
-    if (code !== undefined) {
-      assertEquals((e as unknown as SafeFsError).code, code);
-    }
-    return e as T;
-  }
-  throw new Error(`expected ${cls.name}, but it resolved`);
 }
 
 Deno.test("move() renames a file on one filesystem, durably", async () => {

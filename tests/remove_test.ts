@@ -23,6 +23,7 @@ import {
   diskDir,
   HAS_SHM,
   mountTmpfs,
+  rejects,
   shmDir,
   umount,
 } from "./_helpers.ts";
@@ -77,26 +78,6 @@ async function withHook<T>(
   } finally {
     restore();
   }
-}
-
-async function rejects<E extends Error>(
-  p: Promise<unknown>,
-  cls: new (...a: never[]) => E,
-): Promise<E> {
-  try {
-    await p;
-  } catch (e) {
-    assert(
-      e instanceof cls,
-      `expected ${cls.name}, got ${
-        e instanceof Error ? `${e.name}: ${e.message}` : e
-      }`,
-    );
-    return e;
-  }
-  throw new assert.AssertionError({
-    message: `expected ${cls.name}, but it resolved`,
-  });
 }
 
 /** A subset check: what is left is part of the original tree, under original names. */

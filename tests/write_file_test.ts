@@ -22,6 +22,7 @@ import {
   failingAt,
   mountTmpfs,
   recordCalls,
+  rejects,
   runDeno,
   temps,
   umount,
@@ -31,28 +32,6 @@ if (!CAN_MOUNT) {
   console.warn(
     "SKIPPED: cannot mount tmpfs (needs root): the ENOSPC writeFile test is skipped",
   );
-}
-
-async function rejects<T extends Error>(
-  p: Promise<unknown>,
-  cls: new (...a: never[]) => T,
-  code?: string,
-): Promise<T> {
-  try {
-    await p;
-  } catch (e) {
-    assert(
-      e instanceof cls,
-      `expected ${cls.name}, got ${
-        e instanceof Error ? `${e.name}: ${e.message}` : e
-      }`,
-    );
-    if (code !== undefined) {
-      assertEquals((e as unknown as SafeFsError).code, code);
-    }
-    return e as T;
-  }
-  throw new Error(`expected ${cls.name}, but it resolved`);
 }
 
 const enc = new TextEncoder();
