@@ -119,11 +119,16 @@ export function writeBytes(path: string, bytes: number, seed = 1): void {
   }
 }
 
-/** A small sample tree: files, a subdir, a symlink, a hard link, odd modes. */
-export function makeTree(root: string): void {
+/**
+ * A small sample tree: files, a subdir, a symlink, a hard link, odd modes.
+ * `big` gives the 300,000 bytes of `sub/big.bin` (callers that build many
+ * trees pass cached bytes); by default they are generated.
+ */
+export function makeTree(root: string, big?: Uint8Array): void {
   Deno.mkdirSync(join(root, "sub/deeper"), { recursive: true });
   Deno.writeTextFileSync(join(root, "a.txt"), "alpha");
-  writeBytes(join(root, "sub/big.bin"), 300_000, 7);
+  if (big) Deno.writeFileSync(join(root, "sub/big.bin"), big);
+  else writeBytes(join(root, "sub/big.bin"), 300_000, 7);
   Deno.writeTextFileSync(join(root, "sub/deeper/c.txt"), "gamma");
   Deno.chmodSync(join(root, "sub/deeper/c.txt"), 0o640);
   Deno.chmodSync(join(root, "sub/deeper"), 0o750);

@@ -3,7 +3,7 @@
 // as one table: primitive x shape x options. Each scenario works in two fresh
 // directories `a` (disk) and `b` (disk, or /dev/shm for cross-filesystem ones).
 import { join } from "node:path";
-import { writeBytes } from "./_helpers.ts";
+import { makeTree as makeSampleTree, writeBytes } from "./_helpers.ts";
 import { P } from "./_primitives.ts";
 
 /** What a primitive promises about its paths, which decides the checks. */
@@ -52,23 +52,9 @@ function fileSrc(a: string): void {
   Deno.chmodSync(join(a, "s"), 0o640);
 }
 
-/** The same tree as makeTree() in _helpers.ts, from cached bytes. */
+/** The sample tree of _helpers.ts, from cached bytes. */
 export function makeTree(root: string): void {
-  Deno.mkdirSync(join(root, "sub/deeper"), { recursive: true });
-  Deno.writeTextFileSync(join(root, "a.txt"), "alpha");
-  Deno.writeFileSync(join(root, "sub/big.bin"), data(300_000, 7));
-  Deno.writeTextFileSync(join(root, "sub/deeper/c.txt"), "gamma");
-  Deno.chmodSync(join(root, "sub/deeper/c.txt"), 0o640);
-  Deno.chmodSync(join(root, "sub/deeper"), 0o750);
-  Deno.symlinkSync("sub/deeper/c.txt", join(root, "link"));
-  Deno.symlinkSync("/nonexistent/target", join(root, "dangling"));
-  Deno.linkSync(join(root, "a.txt"), join(root, "sub/a-hard.txt"));
-  Deno.writeFileSync(join(root, "empty"), new Uint8Array());
-  Deno.utimeSync(
-    join(root, "a.txt"),
-    new Date(1_000_000_000),
-    new Date(1_000_000_000),
-  );
+  makeSampleTree(root, data(300_000, 7));
 }
 
 function shapeSetup(
