@@ -39,6 +39,7 @@
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "./_path.ts";
 import { type FileInfo, type Handle, sys } from "./_sys.ts";
+import { forEachLimited, Pacer } from "./_pace.ts";
 import { renameDirNoClobber } from "./_publish.ts";
 import { tempPathFor } from "./_temp.ts";
 import {
@@ -226,19 +227,24 @@ export async function plan(
       ancestors: new Set([`${rootInfo.dev}:${rootInfo.ino}`]),
     },
   ];
+  // Synchronous stat calls, paced (see _pace.ts): an async lstat per entry
+  // cost more than the filesystem's own work.
+  const pacer = new Pacer();
   while (stack.length > 0) {
     const dir = stack.pop()!;
     const dirPath = dir.rel === "" ? root : join(root, dir.rel);
+    await pacer.pace();
     checkAbort(o.signal, o.op, dirPath);
-    const list = await sys.readDir(dirPath);
+    const list = sys.readDirSync(dirPath);
     list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const subdirs: { rel: string; info: FileInfo; ancestors: Set<string> }[] =
       [];
     for (const ent of list) {
       const rel = dir.rel === "" ? ent.name : join(dir.rel, ent.name);
       const path = join(root, rel);
-      let info = await sys.lstat(path);
-      if (info.isSymlink && o.dereference) info = await sys.stat(path);
+      await pacer.pace();
+      let info = sys.lstatSync(path);
+      if (info.isSymlink && o.dereference) info = sys.statSync(path);
       if (info.isDirectory) {
         if (info.dev !== rootInfo.dev) {
           if (o.mounts === "skip") {
@@ -292,6 +298,11 @@ export const tuning = {
    * aborted nor reported on until it has finished.
    */
   kernelCopyResponsiveMax: 8 << 20,
+  /**
+   * Entries of a tree copied at once (files, symlinks, hard links; the
+   * directories are made first, one by one). See `build()`.
+   */
+  concurrency: 8,
 };
 
 /**
@@ -644,7 +655,20 @@ function vanished(e: unknown, op: string, path: string): unknown {
 
 /**
  * Builds the planned copy at `tmp` (which must not exist). On failure the
- * caller removes `tmp` with `removeOwnTree`.
+ * caller removes `tmp` with `removeOwnTree`; every copy started here has
+ * settled by then.
+ *
+ * Three phases:
+ * 1. the directories, parents first (plan order), owner-writable;
+ * 2. files, symlinks and hard links, up to `tuning.concurrency` at a time.
+ *    Creating a file is mostly waiting on the filesystem (on ext4 here an
+ *    `open(O_CREAT)` costs 0.3-0.5 ms, nearly all of it blocked, not CPU), and
+ *    Deno runs async calls on its blocking thread pool, so a few copies in
+ *    flight overlap that wait (10,000 small files: 1.6x `cp -a` one at a
+ *    time, 0.85x with 8 in flight). A hard link waits for the copy of the
+ *    file it names. After the first failure no new entry is started;
+ * 3. directory owner, mode and times, deepest first (so finishing a child does
+ *    not move its parent's mtime), then their fsync.
  */
 export async function build(
   p: Plan,
@@ -652,36 +676,54 @@ export async function build(
   o: EngineOptions,
 ): Promise<void> {
   const meter = new ProgressMeter(p, o);
-  // One buffer for the whole build, allocated when a file first needs it.
-  let buffer: Uint8Array | null = null;
-  const buf = (): Uint8Array => (buffer ??= new Uint8Array(tuning.chunkSize));
-  const temps: string[] = new Array(p.entries.length);
+  const n = p.entries.length;
+  const temps: string[] = new Array(n);
+  const srcs: string[] = new Array(n);
   const dirs: number[] = [];
-  for (let i = 0; i < p.entries.length; i++) {
+  let largest = 0;
+  for (let i = 0; i < n; i++) {
     const e = p.entries[i];
-    const src = e.rel === "" ? p.root : join(p.root, e.rel);
-    const dst = e.rel === "" ? tmp : join(tmp, e.rel);
-    temps[i] = dst;
-    checkAbort(o.signal, o.op, src);
-    if (e.kind === "dir") {
-      // A preserved mode is set after the children (owner rwx until then).
-      await sys.mkdir(dst, o.preserve.mode ? 0o700 : 0o777);
-      dirs.push(i);
-      meter.tick(src, 0, 1);
-    } else if (e.kind === "symlink") {
-      await sys.symlink(e.target!, dst);
-      meter.tick(src, 0, 1);
-    } else if (e.linkOf !== undefined) {
-      await sys.link(temps[e.linkOf], dst);
-      meter.tick(src, 0, 1);
-    } else {
-      await copyFileData(src, e.info, dst, o, meter, buf);
-      meter.tick(src, 0, 1);
-    }
+    srcs[i] = e.rel === "" ? p.root : join(p.root, e.rel);
+    temps[i] = e.rel === "" ? tmp : join(tmp, e.rel);
+    if (e.kind === "dir") dirs.push(i);
+    else if (e.kind === "file" && e.info.size > largest) largest = e.info.size;
   }
-  // Directories: mode and times after their children were written (deepest
-  // first, so a parent's mtime is not moved by finishing a child), then fsync
-  // so their entries are durable.
+
+  for (const i of dirs) {
+    checkAbort(o.signal, o.op, srcs[i]);
+    // A preserved mode is set after the children (owner rwx until then).
+    await sys.mkdir(temps[i], o.preserve.mode ? 0o700 : 0o777);
+    meter.tick(srcs[i], 0, 1);
+  }
+
+  // Each lane owns one buffer, sized for the largest file it may loop over.
+  const bufSize = Math.max(1, Math.min(tuning.chunkSize, largest));
+  const buffers: Uint8Array[] = [];
+  const started: Promise<void>[] = new Array(n);
+  const one = async (i: number, lane: number): Promise<void> => {
+    const e = p.entries[i];
+    checkAbort(o.signal, o.op, srcs[i]);
+    if (e.kind === "symlink") {
+      await sys.symlink(e.target!, temps[i]);
+    } else if (e.linkOf !== undefined) {
+      await started[e.linkOf];
+      await sys.link(temps[e.linkOf], temps[i]);
+    } else {
+      const buf = (): Uint8Array => (buffers[lane] ??= new Uint8Array(bufSize));
+      await copyFileData(srcs[i], e.info, temps[i], o, meter, buf);
+    }
+    meter.tick(srcs[i], 0, 1);
+  };
+  const rest: number[] = [];
+  for (let i = 0; i < n; i++) if (p.entries[i].kind !== "dir") rest.push(i);
+  // `started[i]` is set before `one(i)` first awaits, so a hard link (always
+  // after the file it names, in plan order) finds the copy it must wait for.
+  await forEachLimited(
+    rest,
+    tuning.concurrency,
+    (i, lane) => (started[i] = one(i, lane)),
+  );
+
   for (let k = dirs.length - 1; k >= 0; k--) {
     const e = p.entries[dirs[k]];
     const dst = temps[dirs[k]];
@@ -743,12 +785,14 @@ export async function checkUnchanged(p: Plan, o: EngineOptions): Promise<void> {
     const rel = m.slice(p.root.length + 1);
     children.get(rel.includes("/") ? dirname(rel) : "")?.add(basename(rel));
   }
+  const pacer = new Pacer();
   for (const e of p.entries) {
     const path = e.rel === "" ? p.root : join(p.root, e.rel);
+    await pacer.pace();
     checkAbort(o.signal, o.op, path);
     let now: FileInfo;
     try {
-      now = o.dereference ? await sys.stat(path) : await sys.lstat(path);
+      now = o.dereference ? sys.statSync(path) : sys.lstatSync(path);
     } catch (err) {
       throw vanished(err, o.op, path);
     }
@@ -760,7 +804,7 @@ export async function checkUnchanged(p: Plan, o: EngineOptions): Promise<void> {
     }
     if (e.kind === "dir") {
       const want = children.get(e.rel)!;
-      const names = await sys.readDir(path);
+      const names = sys.readDirSync(path);
       const extra = names.find((n) => !want.has(n.name));
       if (extra !== undefined || names.length !== want.size) {
         const what = extra !== undefined

@@ -28,6 +28,16 @@ export async function lstatOrNull(path: string): Promise<FileInfo | null> {
   }
 }
 
+/** `lstatOrNull`, synchronous (for paced loops, see `_pace.ts`). */
+export function lstatOrNullSync(path: string): FileInfo | null {
+  try {
+    return sys.lstatSync(path);
+  } catch (e) {
+    if (e instanceof NotFoundError) return null;
+    throw e;
+  }
+}
+
 function typeName(info: FileInfo): string {
   if (info.isDirectory) return "a directory";
   if (info.isSymlink) return "a symlink";

@@ -82,6 +82,7 @@ export const backend = {
     }
   },
   lstatSync: (p: string): FileInfo => Deno.lstatSync(p),
+  statSync: (p: string): FileInfo => Deno.statSync(p),
   readDirSync: (p: string): DirEntry[] => Array.from(Deno.readDirSync(p)),
   unlinkSync: (p: string): void => Deno.removeSync(p),
   rmdirSync: (p: string): void => Deno.removeSync(p),
@@ -220,6 +221,8 @@ export const sys = {
     run("fsyncDir", p, undefined, () => backend.fsyncDir(p)),
   lstatSync: (p: string): FileInfo =>
     runSync("lstat", p, undefined, () => backend.lstatSync(p)),
+  statSync: (p: string): FileInfo =>
+    runSync("stat", p, undefined, () => backend.statSync(p)),
   readDirSync: (p: string): DirEntry[] =>
     runSync("readDir", p, undefined, () => backend.readDirSync(p)),
   unlinkSync: (p: string): void =>

@@ -8,7 +8,13 @@
 import { basename, dirname, join, type PathLike, toAbsolute } from "./_path.ts";
 import { type Need, preflight } from "./_perm.ts";
 import { type FileInfo, sys } from "./_sys.ts";
-import { alreadyExists, checkDestination, lstatOrNull } from "./_dest.ts";
+import {
+  alreadyExists,
+  checkDestination,
+  lstatOrNull,
+  lstatOrNullSync,
+} from "./_dest.ts";
+import { forEachLimited, Pacer } from "./_pace.ts";
 import { tempPathFor } from "./_temp.ts";
 import { isOccupied, renameDirNoClobber } from "./_publish.ts";
 import {
@@ -337,6 +343,9 @@ async function publish(
   }
 }
 
+/** Source directories emptied at once by `removeSource()`. */
+const UNLINK_LANES = 8;
+
 /**
  * Removes the source of a cross-device move once its copy is published: only
  * the entries that were copied, and only while they are still what was copied
@@ -407,23 +416,27 @@ async function removeSource(p: Plan, s: string, d: string): Promise<void> {
   const dirInfo = new Map(
     p.entries.filter((e) => e.kind === "dir").map((e) => [e.rel, e.info]),
   );
-  const checkDir = async (rel: string): Promise<void> => {
-    const now = await lstatOrNull(at.get(rel)!);
+  const checkDir = (rel: string): void => {
+    const now = lstatOrNullSync(at.get(rel)!);
     if (now === null || !sameIdentity(now, dirInfo.get(rel)!)) {
       kept.push(join(s, rel));
       throw changedAt(rel);
     }
   };
 
+  // Synchronous calls, paced (see _pace.ts): two async calls per file cost
+  // more than the unlinks themselves.
+  const pacer = new Pacer();
   try {
-    await checkDir("");
+    checkDir("");
     // 1. Move every directory aside into the root, parents first.
     for (const e of p.entries) {
       if (e.kind !== "dir" || e.rel === "" || !at.has(parentOf(e.rel))) {
         continue;
       }
+      await pacer.pace();
       const from = original(e.rel);
-      const now = await lstatOrNull(from);
+      const now = lstatOrNullSync(from);
       if (now === null) continue; // Removed by someone else.
       if (!sameIdentity(now, e.info)) {
         keep(e.rel);
@@ -431,7 +444,7 @@ async function removeSource(p: Plan, s: string, d: string): Promise<void> {
       }
       const to = tempPathFor(join(s, basename(e.rel)));
       try {
-        await sys.rename(from, to);
+        sys.renameSync(from, to);
       } catch (err) {
         if (err instanceof NotFoundError) continue;
         throw err;
@@ -439,43 +452,61 @@ async function removeSource(p: Plan, s: string, d: string): Promise<void> {
       // Recorded at once, so that any failure from here on puts it back.
       at.set(e.rel, to);
       moved.push(e.rel);
-      const after = await lstatOrNull(to);
+      const after = lstatOrNullSync(to);
       if (after === null || !sameIdentity(after, e.info)) {
         // Swapped between the check and the rename: put it back untouched.
         at.delete(e.rel);
         moved.pop();
-        if (after !== null) await sys.rename(to, from).catch(() => {});
+        if (after !== null) {
+          try {
+            sys.renameSync(to, from);
+          } catch {
+            // Left under its temp name inside the source; reported below.
+          }
+        }
         keep(e.rel);
       }
     }
     // 2. Unlink files and symlinks, each directory's identity checked first
-    //    (a directory's entries are consecutive in the plan).
+    //    (a directory's entries are consecutive in the plan). Directories are
+    //    emptied several at a time: an unlink on ext4 is ~0.1 ms, mostly
+    //    spent blocked, and Deno runs async calls on its thread pool. The
+    //    check of an entry and its unlink stay back to back.
+    const groups: Plan["entries"][number][][] = [];
     let current: string | null = null;
     for (const e of p.entries) {
       if (e.kind === "dir") continue;
       const parent = parentOf(e.rel);
-      if (!at.has(parent)) continue; // Its directory stays (or is gone).
-      if (parent !== current) {
-        await checkDir(parent);
-        current = parent;
-      }
-      const path = join(at.get(parent)!, basename(e.rel));
-      const now = await lstatOrNull(path);
-      if (now === null) continue;
-      if (!unchanged(now, e)) {
-        keep(e.rel);
-        continue;
-      }
-      await sys.unlink(path).catch((err) => {
-        if (!(err instanceof NotFoundError)) throw err;
-      });
+      if (parent !== current) groups.push([]);
+      current = parent;
+      groups[groups.length - 1].push(e);
     }
+    await forEachLimited(groups, UNLINK_LANES, async (group) => {
+      const parent = parentOf(group[0].rel);
+      if (!at.has(parent)) return; // Its directory stays (or is gone).
+      checkDir(parent);
+      for (const e of group) {
+        const path = join(at.get(parent)!, basename(e.rel));
+        const now = lstatOrNullSync(path);
+        if (now === null) continue;
+        if (!unchanged(now, e)) {
+          keep(e.rel);
+          continue;
+        }
+        try {
+          await sys.unlink(path);
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }
+    });
     // 3. Remove the directories, children first.
     for (let i = p.entries.length - 1; i >= 0; i--) {
       const e = p.entries[i];
       if (e.kind !== "dir" || !at.has(e.rel) || holding.has(e.rel)) continue;
+      await pacer.pace();
       try {
-        await sys.rmdir(at.get(e.rel)!);
+        sys.rmdirSync(at.get(e.rel)!);
         at.delete(e.rel);
       } catch (err) {
         if (err instanceof NotFoundError) {
@@ -492,7 +523,7 @@ async function removeSource(p: Plan, s: string, d: string): Promise<void> {
       if (!at.has(rel) || !at.has(parentOf(rel))) continue;
       const back = original(rel);
       try {
-        await sys.rename(at.get(rel)!, back);
+        sys.renameSync(at.get(rel)!, back);
         at.set(rel, back);
       } catch {
         // Left under its temp name inside the source; reported below.

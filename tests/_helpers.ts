@@ -160,16 +160,47 @@ export async function recordCalls<T>(
   }
 }
 
-/** Runs `fn` with seam call number `n` (0-based) failing with `error`. */
+/**
+ * A seam call as a stable key: op and paths, with the UUIDs of temp names
+ * (fresh on every run) reduced to a placeholder.
+ */
+export function callKey(c: SysCall): string {
+  const norm = (p?: string): string =>
+    (p ?? "").replace(
+      /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
+      "<uuid>",
+    );
+  return `${c.op} ${norm(c.path)} ${norm(c.dest)}`;
+}
+
+/**
+ * Runs `fn` with one seam call failing with `error`. `target` is either a
+ * call number (0-based, in order of arrival) or `{ calls, n }`: the n-th call
+ * of a recorded clean run, found again by its key and occurrence (`callKey`),
+ * so that calls made concurrently (tree copies run several files at once) are
+ * hit whatever order they arrive in.
+ */
 export async function failingAt<T>(
-  n: number,
+  target: number | { calls: SysCall[]; n: number },
   error: () => Error,
   fn: () => Promise<T>,
 ): Promise<{ hit: SysCall | null; result: T | unknown }> {
+  let match: (c: SysCall, i: number) => boolean;
+  if (typeof target === "number") {
+    match = (_c, i) => i === target;
+  } else {
+    const key = callKey(target.calls[target.n]);
+    let occurrence = 0;
+    for (let k = 0; k < target.n; k++) {
+      if (callKey(target.calls[k]) === key) occurrence++;
+    }
+    let seen = 0;
+    match = (c) => callKey(c) === key && seen++ === occurrence;
+  }
   let i = 0;
   let hit: SysCall | null = null;
   const restore = setSysHook((c) => {
-    if (i++ === n) {
+    if (hit === null && match(c, i++)) {
       hit = c;
       throw error();
     }

@@ -1056,7 +1056,7 @@ Deno.test("copy() survives a failure at every seam call: typed error, no temp, d
       for (let i = 0; i < calls.length; i++) {
         reset();
         const { hit, result } = await failingAt(
-          i,
+          { calls, n: i },
           EIO,
           () => copy(join(dir, "s"), join(dir, "out/d"), opts),
         );

@@ -178,7 +178,7 @@ async function sweepScenario(sc: Scenario): Promise<Tally> {
       for (const code of sc.durable ? faultsFor(calls[i].op) : ["EIO"]) {
         fresh();
         const { hit, result } = await failingAt(
-          i,
+          { calls, n: i },
           FAULTS[code],
           () => sc.run(a, b),
         );

@@ -694,7 +694,7 @@ async function faultSweep(
       Deno.mkdirSync(b);
       setup(a, b);
       const { hit, result } = await failingAt(
-        i,
+        { calls, n: i },
         EIO,
         () => move(src, dest, opts),
       );
