@@ -40,6 +40,7 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join } from "./_path.ts";
 import { type FileInfo, type Handle, sys } from "./_sys.ts";
 import { forEachLimited, Pacer } from "./_pace.ts";
+import { checkFollowedLink } from "./_perm.ts";
 import { renameDirNoClobber } from "./_publish.ts";
 import { tempPathFor } from "./_temp.ts";
 import {
@@ -244,7 +245,11 @@ export async function plan(
       const path = join(root, rel);
       await pacer.pace();
       let info = sys.lstatSync(path);
-      if (info.isSymlink && o.dereference) info = sys.statSync(path);
+      if (info.isSymlink && o.dereference) {
+        // Followed on purpose: where it leads must be readable too (G8).
+        await checkFollowedLink(o.op, path);
+        info = sys.statSync(path);
+      }
       if (info.isDirectory) {
         if (info.dev !== rootInfo.dev) {
           if (o.mounts === "skip") {

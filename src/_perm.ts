@@ -35,6 +35,21 @@ function granted(kind: "read" | "write", path: string): boolean {
   return sys.permission({ name: kind, path }) === "granted";
 }
 
+/** The refusal of a path whose real location is outside the grant. */
+function symlinkEscape(
+  op: string,
+  kind: "read" | "write",
+  path: string,
+  real: string,
+): PermissionError {
+  const flag = `--allow-${kind}=${real}`;
+  return new PermissionError(
+    `Refusing to ${kind} '${path}': a symlink leads it to '${real}', ` +
+      `outside the granted ${kind} permission (symlink escape; ${flag} would allow it)`,
+    { code: "ENOTCAPABLE", op, path, dest: real, flag },
+  );
+}
+
 /** Real location of `path`: realPath(parent) + name, or null when unknown. */
 async function resolvedLocation(
   path: string,
@@ -60,7 +75,9 @@ async function resolvedLocation(
 
 /**
  * Checks every need. Throws `PermissionError` (code `"ENOTCAPABLE"`, `flag` set)
- * on the first one missing, lexically or after resolving symlinks.
+ * on the first one missing, lexically or after resolving symlinks. Of the
+ * resolved locations, writes are checked before reads: a path that escapes
+ * both ways is reported for the write, the one that could change something.
  *
  * @param op The primitive, for the error.
  * @param needs What the call will do, where.
@@ -82,16 +99,42 @@ export async function preflight(op: string, needs: Need[]): Promise<void> {
       );
     }
   }
-  for (const need of needs) {
+  const ordered = [
+    ...needs.filter((n) => n.kind === "write"),
+    ...needs.filter((n) => n.kind === "read"),
+  ];
+  for (const need of ordered) {
     const real = await resolvedLocation(need.path, need.followLast ?? false);
     if (real === null || real === need.path) continue;
     if (!granted(need.kind, real)) {
-      const flag = `--allow-${need.kind}=${real}`;
-      throw new PermissionError(
-        `Refusing to ${need.kind} '${need.path}': a symlink leads it to '${real}', ` +
-          `outside the granted ${need.kind} permission (symlink escape; ${flag} would allow it)`,
-        { code: "ENOTCAPABLE", op, path: need.path, dest: real, flag },
-      );
+      throw symlinkEscape(op, need.kind, need.path, real);
     }
+  }
+}
+
+/**
+ * For a call that follows a symlink on purpose (copy with `dereference`):
+ * checks read permission on the real location of `path`, every symlink in it
+ * followed, the last one included. Throws `PermissionError` (a symlink escape)
+ * when it is outside the read grant. Nothing to check when read is granted
+ * everywhere; a path that cannot be resolved (dangling, vanished) is left to
+ * the call that follows it, which fails on its own.
+ *
+ * @param op The primitive, for the error.
+ * @param path The link (or a path through links) about to be followed.
+ */
+export async function checkFollowedLink(
+  op: string,
+  path: string,
+): Promise<void> {
+  if (sys.permission({ name: "read" }) === "granted") return;
+  let real: string;
+  try {
+    real = await sys.realPath(path);
+  } catch {
+    return;
+  }
+  if (real !== path && !granted("read", real)) {
+    throw symlinkEscape(op, "read", path, real);
   }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname, type PathLike, toAbsolute } from "./_path.ts";
-import { type Need, preflight } from "./_perm.ts";
+import { checkFollowedLink, type Need, preflight } from "./_perm.ts";
 import { type FileInfo, sys } from "./_sys.ts";
 import { alreadyExists, checkDestination } from "./_dest.ts";
 import { tempPathFor } from "./_temp.ts";
@@ -205,11 +205,12 @@ export async function copy(
   const { signal, onProgress } = options;
   const dDir = dirname(d);
 
-  // The temp is created beside `dest`: writing needs the whole directory.
+  // The temp is created beside `dest`: writing needs the whole directory,
+  // where it really is (a symlink at its last component is followed too).
   const needs: Need[] = [
     { kind: "read", path: s, followLast: dereference },
-    { kind: "read", path: dDir },
-    { kind: "write", path: dDir },
+    { kind: "read", path: dDir, followLast: true },
+    { kind: "write", path: dDir, followLast: true },
   ];
   await preflight(op, needs);
   checkAbort(signal, op, s);

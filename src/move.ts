@@ -150,10 +150,12 @@ export async function move(
   const sDir = dirname(s);
   const dDir = dirname(d);
 
+  // The names are never followed; their directories are checked where they
+  // really are (a symlink at their last component followed).
   const needs: Need[] = [
-    { kind: "read", path: sDir },
+    { kind: "read", path: sDir, followLast: true },
     { kind: "write", path: s },
-    { kind: "read", path: dDir },
+    { kind: "read", path: dDir, followLast: true },
     { kind: "write", path: d },
   ];
   await preflight(op, needs);
@@ -208,7 +210,7 @@ export async function move(
       { code: "EXDEV", op, path: s, dest: d },
     );
   }
-  await preflight(op, [{ kind: "write", path: dDir }]);
+  await preflight(op, [{ kind: "write", path: dDir, followLast: true }]);
   if (!sInfo.isFile && !sInfo.isDirectory && !sInfo.isSymlink) {
     throw new UnsupportedFileTypeError(
       `Cannot move '${s}' to another filesystem: it is ${

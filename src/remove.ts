@@ -907,11 +907,12 @@ export async function remove(
       cause: options.signal.reason,
     });
   }
+  // `abs` itself is never followed; its directory is where it really is.
   await preflight(op, [
     { kind: "read", path: abs },
     { kind: "write", path: abs },
-    { kind: "read", path: parent },
-    { kind: "write", path: parent },
+    { kind: "read", path: parent, followLast: true },
+    { kind: "write", path: parent, followLast: true },
   ]);
   let info: FileInfo;
   try {

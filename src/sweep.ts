@@ -96,11 +96,14 @@ export async function sweep(
     );
   }
   const dryRun = options.dryRun ?? false;
+  // `dir` is checked where it really is: a symlink to a directory outside the
+  // grant is refused as a symlink escape (and any other symlink is refused
+  // below as not a directory).
   await preflight(
     op,
-    dryRun ? [{ kind: "read", path: abs }] : [
-      { kind: "read", path: abs },
-      { kind: "write", path: abs },
+    dryRun ? [{ kind: "read", path: abs, followLast: true }] : [
+      { kind: "read", path: abs, followLast: true },
+      { kind: "write", path: abs, followLast: true },
     ],
   );
   let info: FileInfo;

@@ -152,9 +152,11 @@ export async function writeFile(
   }
   const chunks = toChunks(p, data);
   const dir = dirname(p);
+  // The temp is created in `dir` where it really is (a symlink at its last
+  // component followed); `p` itself is replaced, never followed.
   await preflight(op, [
-    { kind: "read", path: dir },
-    { kind: "write", path: dir },
+    { kind: "read", path: dir, followLast: true },
+    { kind: "write", path: dir, followLast: true },
     { kind: "write", path: p },
   ]);
   checkAbort(signal, op, p);
