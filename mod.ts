@@ -28,4 +28,5 @@ export * from "./src/copy.ts";
 export * from "./src/write_file.ts";
 export * from "./src/remove.ts";
 export * from "./src/sweep.ts";
+export * from "./src/root.ts";
 export * from "./src/types.ts";
