@@ -19,6 +19,17 @@ import { InvalidArgumentError } from "./errors.ts";
 
 export { basename, dirname, isAbsolute, join, relative, resolve, sep };
 
+/**
+ * `dir/rel` for an absolute, normalised `dir` and a relative `rel` made of
+ * directory entry names (no `.`, `..` or empty parts): what `join()` would
+ * return, without its normalisation pass (a measurable cost per entry in
+ * walks of large trees).
+ */
+export function under(dir: string, rel: string): string {
+  if (rel === "") return dir;
+  return dir.endsWith("/") ? dir + rel : `${dir}/${rel}`;
+}
+
 /** A path argument: a string or a `file:` URL. */
 export type PathLike = string | URL;
 

@@ -83,6 +83,19 @@ export const backend = {
   },
   lstatSync: (p: string): FileInfo => Deno.lstatSync(p),
   statSync: (p: string): FileInfo => Deno.statSync(p),
+  openSync: (p: string, o: Deno.OpenOptions): Handle => Deno.openSync(p, o),
+  fstatSync: (h: Handle): FileInfo => h.statSync(),
+  readSync: (h: Handle, buf: Uint8Array): number | null => h.readSync(buf),
+  writeSync: (h: Handle, buf: Uint8Array): number => h.writeSync(buf),
+  futimeSync: (h: Handle, atime: Date, mtime: Date): void =>
+    h.utimeSync(atime, mtime),
+  chownSync: (p: string, uid: number | null, gid: number | null): void =>
+    Deno.chownSync(p, uid, gid),
+  utimeSync: (p: string, atime: Date, mtime: Date): void =>
+    Deno.utimeSync(p, atime, mtime),
+  /** Creates `p` exclusively (O_EXCL) with `data`, in one call off-thread. */
+  createFile: (p: string, data: Uint8Array, mode: number): Promise<void> =>
+    Deno.writeFile(p, data, { createNew: true, mode }),
   readDirSync: (p: string): DirEntry[] => Array.from(Deno.readDirSync(p)),
   unlinkSync: (p: string): void => Deno.removeSync(p),
   rmdirSync: (p: string): void => Deno.removeSync(p),
@@ -223,6 +236,40 @@ export const sys = {
     runSync("lstat", p, undefined, () => backend.lstatSync(p)),
   statSync: (p: string): FileInfo =>
     runSync("stat", p, undefined, () => backend.statSync(p)),
+  openSync: (p: string, o: Deno.OpenOptions): Handle =>
+    runSync("open", p, undefined, () => {
+      const h = backend.openSync(p, o);
+      handlePaths.set(h, p);
+      return h;
+    }),
+  fstatSync: (h: Handle): FileInfo =>
+    runSync("fstat", hp(h), undefined, () => backend.fstatSync(h)),
+  readSync: (h: Handle, buf: Uint8Array): number | null =>
+    runSync("read", hp(h), undefined, () => backend.readSync(h, buf)),
+  /** Writes all of `buf` (looping over short writes). */
+  writeAllSync: (h: Handle, buf: Uint8Array): void =>
+    runSync("write", hp(h), undefined, () => {
+      let off = 0;
+      while (off < buf.length) off += backend.writeSync(h, buf.subarray(off));
+    }),
+  futimeSync: (h: Handle, atime: Date, mtime: Date): void =>
+    runSync(
+      "futime",
+      hp(h),
+      undefined,
+      () => backend.futimeSync(h, atime, mtime),
+    ),
+  chownSync: (p: string, uid: number | null, gid: number | null): void =>
+    runSync("chown", p, undefined, () => backend.chownSync(p, uid, gid)),
+  utimeSync: (p: string, atime: Date, mtime: Date): void =>
+    runSync("utime", p, undefined, () => backend.utimeSync(p, atime, mtime)),
+  /**
+   * Creates `p` exclusively (it must not exist; a symlink there is not
+   * followed) holding `data`: open, write and close in one call on Deno's
+   * thread pool. Not fsynced.
+   */
+  createFile: (p: string, data: Uint8Array, mode: number): Promise<void> =>
+    run("createFile", p, undefined, () => backend.createFile(p, data, mode)),
   readDirSync: (p: string): DirEntry[] =>
     runSync("readDir", p, undefined, () => backend.readDirSync(p)),
   unlinkSync: (p: string): void =>

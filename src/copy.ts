@@ -264,7 +264,7 @@ export async function copy(
   const kind = p.entries[0].kind;
   let publishing = false;
   try {
-    await build(p, tmp, engine);
+    await build(p, tmp, engine, kind === "dir");
     if (kind === "dir") await checkUnchanged(p, engine);
     checkAbort(signal, op, s);
     publishing = true;

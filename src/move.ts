@@ -238,7 +238,7 @@ export async function move(
   checkSymlinkPermission(p, op);
   const tmp = tempPathFor(d);
   try {
-    await build(p, tmp, engine);
+    await build(p, tmp, engine, p.entries[0].kind === "dir");
     // A tree is examined again before it is published (as copy() does): an
     // entry replaced while it was walked or copied (e.g. a directory swapped
     // for a symlink to elsewhere) fails the move here, before anything is

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import { dirname, type PathLike, toAbsolute } from "./_path.ts";
+import { YIELD_MS, yieldNow } from "./_pace.ts";
 import { preflight } from "./_perm.ts";
 import { type DirEntry, type FileInfo, sys } from "./_sys.ts";
 import { isTempName, tempPathFor } from "./_temp.ts";
@@ -196,8 +196,6 @@ export class MountPointError extends NotEmptyError {
 
 /** Rescans allowed beyond the ones earned by entries lost to other deleters. */
 const MAX_RESCANS = 16;
-/** Yield to the event loop after this much synchronous work. */
-const YIELD_MS = 8;
 /** Check the directory's identity again after this many entries. */
 const RECHECK_EVERY = 64;
 /** Leaves with at least this many entries are removed by `sys.removeTree`. */
@@ -257,10 +255,6 @@ function isDenied(e: unknown): boolean {
 
 function sameDir(a: FileInfo, d: Dir): boolean {
   return a.isDirectory && a.dev === d.dev && a.ino === d.ino;
-}
-
-function yieldNow(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function listPaths(paths: string[], max = 5): string {

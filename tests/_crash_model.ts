@@ -322,9 +322,10 @@ class Fs {
         this.synced.set(this.handleInode(call.path, need), true);
         return;
       }
-      case "copyFile": {
-        // Creates (or truncates) `dest` with data not yet fsynced.
-        const r = need(call.dest);
+      case "copyFile":
+      case "createFile": {
+        // Creates (copyFile: or truncates) the file with data not yet fsynced.
+        const r = need(call.op === "copyFile" ? call.dest : call.path);
         let ino = r.ino;
         if (ino === undefined) {
           ino = this.newInode("file");
