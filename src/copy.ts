@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname, type PathLike, toAbsolute } from "./_path.ts";
-import { checkFollowedLink, type Need, preflight } from "./_perm.ts";
+import { type Need, preflight } from "./_perm.ts";
 import { type FileInfo, sys } from "./_sys.ts";
 import { alreadyExists, checkDestination } from "./_dest.ts";
 import { tempPathFor } from "./_temp.ts";
