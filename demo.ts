@@ -2,11 +2,13 @@
 /**
  * `deno task demo`: builds a sample tree in a temp dir on disk and moves a
  * large file and a directory tree across filesystems (disk ↔ /dev/shm when
- * /dev/shm is a separate tmpfs), printing each step and how long it took.
+ * /dev/shm is a separate tmpfs), refuses a no-clobber move and a read through
+ * a planted symlink in an `openRoot()` handle, printing each step and how long
+ * it took.
  *
  * @module
  */
-import { AlreadyExistsError, move } from "./mod.ts";
+import { AlreadyExistsError, move, openRoot, PermissionError } from "./mod.ts";
 
 const MiB = 1024 * 1024;
 
@@ -106,6 +108,21 @@ try {
         if (!(e instanceof AlreadyExistsError)) throw e;
         console.log(`  -> ${e.name} (${e.code}): ${e.message}`);
       }
+    },
+  );
+  Deno.symlinkSync("/etc", `${disk}/tree/link-to-etc`);
+  await step(
+    "openRoot(tree): read through a planted link to /etc (refused)",
+    async () => {
+      const root = await openRoot(`${disk}/tree`);
+      await root.writeFile("dir0/notes.txt", "inside the root");
+      try {
+        await root.readFile("link-to-etc/passwd");
+      } catch (e) {
+        if (!(e instanceof PermissionError)) throw e;
+        console.log(`  -> ${e.name} (${e.code}): ${e.message}`);
+      }
+      await root.remove("link-to-etc"); // the link itself, never /etc
     },
   );
   console.log(

@@ -438,6 +438,9 @@ for (const w of workloads) {
     const order = rep % 2 === 0 ? w.contenders : [...w.contenders].reverse();
     for (const c of order) {
       const action = c.setup();
+      // Untimed: write back what the setup (or the previous contender) left
+      // dirty, so that no contender pays for another's writeback.
+      sh("sync");
       const t0 = performance.now();
       await action();
       times.get(c.name)!.push(performance.now() - t0);
@@ -588,7 +591,7 @@ const report = [
   `- filesystems: ${disk} (${fsOf(disk)})${
     shm ? `, ${shm} (${fsOf(shm)})` : ""
   }`,
-  `- method: median of ${REPS} runs per contender, contenders alternated; fixtures built outside the timed region`,
+  `- method: median of ${REPS} runs per contender, contenders alternated; fixtures built, and `sync` run, outside the timed region`,
   `- reproduce: \`deno task bench:compare${QUICK ? " --quick" : ""}\``,
   "- peers (cp, mv, fs-extra, rimraf, Deno built-ins) do not fsync; write-file-atomic fsyncs by default.",
   "- ratio = safefs time ÷ contender time (below 1 = safefs faster).",
