@@ -591,7 +591,7 @@ const report = [
   `- filesystems: ${disk} (${fsOf(disk)})${
     shm ? `, ${shm} (${fsOf(shm)})` : ""
   }`,
-  `- method: median of ${REPS} runs per contender, contenders alternated; fixtures built, and `sync` run, outside the timed region`,
+  `- method: median of ${REPS} runs per contender, contenders alternated; fixtures built, and \`sync\` run, outside the timed region`,
   `- reproduce: \`deno task bench:compare${QUICK ? " --quick" : ""}\``,
   "- peers (cp, mv, fs-extra, rimraf, Deno built-ins) do not fsync; write-file-atomic fsyncs by default.",
   "- ratio = safefs time ÷ contender time (below 1 = safefs faster).",
