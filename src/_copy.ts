@@ -541,17 +541,25 @@ async function copyFileData(
 }
 
 /**
- * True when `copySmallFile()` may copy this entry: a small file, not durable
- * (its fsync needs a handle on the copy), no hash to verify, and no
- * set-user/group-ID bit to decide on.
+ * True when `copySmallFile()` may copy this entry: a small file INSIDE a tree
+ * (not the root), not durable (its fsync needs a handle on the copy), no hash
+ * to verify, and no set-user/group-ID bit to decide on.
+ *
+ * Inside a tree because the copy is created with the umask's default mode and
+ * only then given its preserved mode: that is safe only where no other user
+ * can reach the file meanwhile. A tree's directories are built owner-only
+ * (0o700) until the end when the mode is preserved; without a preserved mode
+ * the default IS the final mode. A root file lives beside the destination,
+ * reachable by anyone who can list that directory, so it takes the handle
+ * path, created 0o600.
  */
-function smallPathFits(info: FileInfo, o: EngineOptions): boolean {
-  return info.size <= tuning.syncMax && !o.durable && o.verify === "none" &&
-    ((info.mode ?? 0) & 0o6000) === 0;
+function smallPathFits(e: PlanEntry, o: EngineOptions): boolean {
+  return e.rel !== "" && e.info.size <= tuning.syncMax && !o.durable &&
+    o.verify === "none" && ((e.info.mode ?? 0) & 0o6000) === 0;
 }
 
 /**
- * `copyFileData()` for a small file when not durable, with the fewest trips
+ * `copyFileData()` for a small file in a tree when not durable, with the fewest trips
  * through Deno: the source is opened, identity-checked and read with
  * synchronous calls (through the handle, exactly `size` bytes), and the copy
  * is created exclusively with its data in one call on Deno's thread pool
@@ -601,13 +609,9 @@ async function copySmallFile(
     sys.close(input);
   }
   const mode = finalMode(expected, false, o);
-  // A preserved mode is set by chmod after the data is in (0o600 until then);
-  // the umask default is given at creation, never changed after.
-  await sys.createFile(
-    tmp,
-    buf.subarray(0, copied),
-    mode === null ? 0o666 : 0o600,
-  );
+  // Created with the umask default (see smallPathFits for why that is safe);
+  // a preserved mode is set by chmod after the data is in.
+  await sys.createFile(tmp, buf.subarray(0, copied));
   meter.tick(src, copied, 0);
   await applyOwner(tmp, expected, o, syncIO);
   if (mode !== null) sys.chmodSync(tmp, mode);
@@ -867,7 +871,7 @@ export async function build(
       const small = e.info.size <= tuning.syncMax;
       // Synchronous calls: let the event loop run every few milliseconds.
       if (small) await pacer.pace();
-      if (smallPathFits(e.info, o)) {
+      if (smallPathFits(e, o)) {
         await copySmallFile(
           srcs[i],
           e.info,

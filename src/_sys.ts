@@ -93,9 +93,13 @@ export const backend = {
     Deno.chownSync(p, uid, gid),
   utimeSync: (p: string, atime: Date, mtime: Date): void =>
     Deno.utimeSync(p, atime, mtime),
-  /** Creates `p` exclusively (O_EXCL) with `data`, in one call off-thread. */
-  createFile: (p: string, data: Uint8Array, mode: number): Promise<void> =>
-    Deno.writeFile(p, data, { createNew: true, mode }),
+  /**
+   * Creates `p` exclusively (O_EXCL) with `data`, in one call off-thread. No
+   * `mode` on purpose: with one, Deno.writeFile fchmods the file to exactly
+   * that mode after creating it, ignoring the umask.
+   */
+  createFile: (p: string, data: Uint8Array): Promise<void> =>
+    Deno.writeFile(p, data, { createNew: true }),
   readDirSync: (p: string): DirEntry[] => Array.from(Deno.readDirSync(p)),
   unlinkSync: (p: string): void => Deno.removeSync(p),
   rmdirSync: (p: string): void => Deno.removeSync(p),
@@ -266,10 +270,10 @@ export const sys = {
   /**
    * Creates `p` exclusively (it must not exist; a symlink there is not
    * followed) holding `data`: open, write and close in one call on Deno's
-   * thread pool. Not fsynced.
+   * thread pool. Its mode is 0o666 less the umask. Not fsynced.
    */
-  createFile: (p: string, data: Uint8Array, mode: number): Promise<void> =>
-    run("createFile", p, undefined, () => backend.createFile(p, data, mode)),
+  createFile: (p: string, data: Uint8Array): Promise<void> =>
+    run("createFile", p, undefined, () => backend.createFile(p, data)),
   readDirSync: (p: string): DirEntry[] =>
     runSync("readDir", p, undefined, () => backend.readDirSync(p)),
   unlinkSync: (p: string): void =>

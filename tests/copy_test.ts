@@ -5,6 +5,7 @@ import assert, {
   notEqual as assertNotEquals,
 } from "node:assert/strict";
 import { createHash } from "node:crypto";
+import process from "node:process";
 import { dirname, join } from "node:path";
 import {
   AbortedError,
@@ -1136,6 +1137,94 @@ Deno.test("copy() checks permissions first and names the missing flag", async ()
     }, t.stderr);
     deepStrictEqual(Array.from(Deno.readDirSync(join(dir, "out"))), []);
   } finally {
+    cleanup(dir);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Modes of small files in trees (copied through sys.createFile when not
+// durable)
+// ---------------------------------------------------------------------------
+
+Deno.test("copy() of a tree without a preserved mode gives its small files the umask's default mode", async () => {
+  const dir = diskDir();
+  const saved = process.umask(0o027);
+  try {
+    Deno.mkdirSync(join(dir, "s/sub"), { recursive: true });
+    for (const rel of ["a", "sub/b"]) {
+      Deno.writeTextFileSync(join(dir, "s", rel), rel);
+      Deno.chmodSync(join(dir, "s", rel), 0o666);
+    }
+    for (const durable of [false, true]) {
+      const d = join(dir, `d-${durable}`);
+      await copy(join(dir, "s"), d, { durable, preserve: { mode: false } });
+      for (const rel of ["a", "sub/b"]) {
+        assertEquals(
+          (Deno.statSync(join(d, rel)).mode! & 0o7777).toString(8),
+          (0o666 & ~0o027).toString(8),
+          `${rel}, durable: ${durable}`,
+        );
+      }
+    }
+  } finally {
+    process.umask(saved);
+    cleanup(dir);
+  }
+});
+
+Deno.test("copy() never lets another user reach the data of a private file while its copy is built", async () => {
+  // At every seam call of the copy, each copied file that exists must be
+  // unreadable to others: either its mode grants them no read, or a
+  // directory above it (up to the destination's directory) refuses them
+  // search (x).
+  const dir = diskDir();
+  const saved = process.umask(0o022);
+  try {
+    Deno.mkdirSync(join(dir, "s/sub"), { recursive: true });
+    Deno.mkdirSync(join(dir, "out"));
+    for (const rel of ["k1", "sub/k2"]) {
+      Deno.writeTextFileSync(join(dir, "s", rel), "secret");
+      Deno.chmodSync(join(dir, "s", rel), 0o600);
+    }
+    Deno.writeTextFileSync(join(dir, "one"), "secret");
+    Deno.chmodSync(join(dir, "one"), 0o600);
+    const exposed: string[] = [];
+    const check = (): void => {
+      const walk = (p: string, reachable: boolean): void => {
+        const i = Deno.lstatSync(p);
+        const mode = i.mode! & 0o777;
+        if (i.isFile && reachable && (mode & 0o044) !== 0) {
+          exposed.push(`${p} ${mode.toString(8)}`);
+        }
+        if (i.isDirectory) {
+          for (const e of Deno.readDirSync(p)) {
+            walk(join(p, e.name), reachable && (mode & 0o011) !== 0);
+          }
+        }
+      };
+      walk(join(dir, "out"), true);
+    };
+    for (const durable of [false, true]) {
+      const restore = setSysHook(check);
+      try {
+        await copy(join(dir, "s"), join(dir, `out/tree-${durable}`), {
+          durable,
+        });
+        await copy(join(dir, "one"), join(dir, `out/one-${durable}`), {
+          durable,
+        });
+      } finally {
+        restore();
+      }
+      check();
+    }
+    deepStrictEqual(exposed, []);
+    assertEquals(
+      Deno.statSync(join(dir, "out/tree-false/sub/k2")).mode! & 0o777,
+      0o600,
+    );
+  } finally {
+    process.umask(saved);
     cleanup(dir);
   }
 });
