@@ -1228,3 +1228,43 @@ Deno.test("copy() never lets another user reach the data of a private file while
     cleanup(dir);
   }
 });
+
+Deno.test("copy() of a tree waits for every file in flight before it removes its temp after a failure", async () => {
+  // Eight files are copied at a time. One file's create is slowed down and
+  // another one fails while it is in flight: the temp tree must be removed
+  // only after the slow create has finished, so nothing is left behind (a
+  // create landing after the cleanup would leave a temp directory).
+  const dir = diskDir();
+  const realCreate = backend.createFile;
+  try {
+    Deno.mkdirSync(join(dir, "s/d"), { recursive: true });
+    for (let i = 0; i < 40; i++) {
+      Deno.writeTextFileSync(join(dir, `s/d/f${i}`), `file ${i}`);
+    }
+    let slowDone = false;
+    backend.createFile = async (p, data) => {
+      if (p.endsWith("/d/f1")) {
+        await new Promise((r) => setTimeout(r, 300));
+        await realCreate(p, data);
+        slowDone = true;
+        return;
+      }
+      if (p.endsWith("/d/f3")) {
+        throw new Error("Input/output error (os error 5)");
+      }
+      await realCreate(p, data);
+    };
+    await rejects(
+      copy(join(dir, "s"), join(dir, "out"), { durable: false }),
+      SafeFsError,
+      "EIO",
+    );
+    assert(slowDone, "the slow create had not finished when copy() returned");
+    await new Promise((r) => setTimeout(r, 100));
+    deepStrictEqual(temps(dir), [], "temp left behind");
+    assertEquals(snapshot(join(dir, "out")), null);
+  } finally {
+    backend.createFile = realCreate;
+    cleanup(dir);
+  }
+});
