@@ -340,10 +340,9 @@ async function attack(
   // Everything on tmpfs (fsync costs nothing there); a cross-filesystem move
   // gets its destination on a tmpfs of its own.
   const w = HAS_SHM ? shmDir() : diskDir();
-  let b = HAS_SHM ? shmDir() : diskDir();
+  const b = destOtherFs || !HAS_SHM ? diskDir() : shmDir();
   let mounted = false;
   if (destOtherFs) {
-    b = diskDir();
     if (CAN_MOUNT) {
       mountTmpfs(b, "size=64m");
       mounted = true;
