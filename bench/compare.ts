@@ -120,6 +120,32 @@ const median = (xs: number[]): number => {
 
 const workloads: Workload[] = [];
 
+/** mv, fs-extra and safefs moving `src` to `dst`, each after `prep()`. */
+function moveContenders(
+  prep: () => void,
+  src: string,
+  dst: string,
+): Contender[] {
+  return [
+    {
+      name: "mv",
+      setup: () => (prep(), () => Promise.resolve(sh("mv", src, dst))),
+    },
+    { name: "fs-extra move", setup: () => (prep(), () => fse.move(src, dst)) },
+    {
+      name: "safefs move (durable)",
+      safefs: true,
+      durable: true,
+      setup: () => (prep(), () => move(src, dst)),
+    },
+    {
+      name: "safefs move (durable: false)",
+      safefs: true,
+      setup: () => (prep(), () => move(src, dst, { durable: false })),
+    },
+  ];
+}
+
 // 1. Copy a large file on one filesystem.
 {
   const src = `${disk}/big.bin`;
@@ -166,27 +192,7 @@ if (shm) {
     id: "move-big-xfs",
     title: `move ${BIG / MiB} MiB file, disk -> /dev/shm`,
     reset: () => {},
-    contenders: [
-      {
-        name: "mv",
-        setup: () => (prep(), () => Promise.resolve(sh("mv", src, dst))),
-      },
-      {
-        name: "fs-extra move",
-        setup: () => (prep(), () => fse.move(src, dst)),
-      },
-      {
-        name: "safefs move (durable)",
-        safefs: true,
-        durable: true,
-        setup: () => (prep(), () => move(src, dst)),
-      },
-      {
-        name: "safefs move (durable: false)",
-        safefs: true,
-        setup: () => (prep(), () => move(src, dst, { durable: false })),
-      },
-    ],
+    contenders: moveContenders(prep, src, dst),
   });
 }
 
@@ -247,27 +253,7 @@ if (shm) {
       TREE_FILES.toLocaleString("en")
     } files, disk -> /dev/shm`,
     reset: () => {},
-    contenders: [
-      {
-        name: "mv",
-        setup: () => (prep(), () => Promise.resolve(sh("mv", src, dst))),
-      },
-      {
-        name: "fs-extra move",
-        setup: () => (prep(), () => fse.move(src, dst)),
-      },
-      {
-        name: "safefs move (durable)",
-        safefs: true,
-        durable: true,
-        setup: () => (prep(), () => move(src, dst)),
-      },
-      {
-        name: "safefs move (durable: false)",
-        safefs: true,
-        setup: () => (prep(), () => move(src, dst, { durable: false })),
-      },
-    ],
+    contenders: moveContenders(prep, src, dst),
   });
 }
 

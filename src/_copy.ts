@@ -16,8 +16,9 @@
  *
  * The caller publishes the temp with one rename (or link / rename onto its own
  * empty directory for no-clobber, `publishTemp`) and removes it on any failure
- * (`removeOwnTree`). `checkUnchanged()` re-examines the source after the build:
- * a tree that gained, lost or replaced entries while it was copied is reported.
+ * (`removeOwnTree`). The build ends by examining a tree's source again
+ * (`checkUnchanged()`): a tree that gained, lost or replaced entries while it
+ * was copied is reported.
  *
  * File data is moved by one of two strategies (see `tuning` and
  * bench/copy_bench.ts for the measurements behind them):
@@ -437,20 +438,17 @@ const syncIO: FileIO = {
 };
 
 /**
- * Copies one regular file through an identity-checked handle into `tmp`, which
- * is created exclusively. On return `tmp` is complete, has its final owner,
- * mode and times, and (durable) its data and metadata are on disk.
+ * Opens the source file `src` and checks that the handle is the file planned
+ * (`expected`: same identity, same size, mtime and ctime) before anything is
+ * read through it (seed 000, bpo-30400). Returns the handle and its fstat;
+ * closes it on a mismatch.
  */
-async function copyFileData(
+async function openChecked(
+  io: FileIO,
   src: string,
   expected: FileInfo,
-  tmp: string,
   o: EngineOptions,
-  meter: ProgressMeter,
-  buf: () => Uint8Array,
-  io: FileIO = asyncIO,
-  rechecked = false,
-): Promise<void> {
+): Promise<[Handle, FileInfo]> {
   let input: Handle;
   try {
     input = await io.open(src, { read: true });
@@ -469,6 +467,30 @@ async function copyFileData(
     if (!sameContent(before, expected)) {
       throw changed(o.op, src, "was modified after it was examined");
     }
+    return [input, before];
+  } catch (e) {
+    sys.close(input);
+    throw e;
+  }
+}
+
+/**
+ * Copies one regular file through an identity-checked handle into `tmp`, which
+ * is created exclusively. On return `tmp` is complete, has its final owner,
+ * mode and times, and (durable) its data and metadata are on disk.
+ */
+async function copyFileData(
+  src: string,
+  expected: FileInfo,
+  tmp: string,
+  o: EngineOptions,
+  meter: ProgressMeter,
+  buf: () => Uint8Array,
+  io: FileIO = asyncIO,
+  rechecked = false,
+): Promise<void> {
+  const [input, before] = await openChecked(io, src, expected, o);
+  try {
     const mode = finalMode(expected, false, o);
     const kernel = seamCopyFile();
     const responsive = o.signal !== undefined || o.onProgress !== undefined;
@@ -577,25 +599,9 @@ async function copySmallFile(
   buf: Uint8Array,
   rechecked: boolean,
 ): Promise<void> {
-  let input: Handle;
-  try {
-    input = sys.openSync(src, { read: true });
-  } catch (e) {
-    throw vanished(e, o.op, src);
-  }
+  const [input, before] = await openChecked(syncIO, src, expected, o);
   let copied = 0;
   try {
-    const before = sys.fstatSync(input);
-    if (!sameIdentity(before, expected)) {
-      throw changed(
-        o.op,
-        src,
-        "was replaced by another file between lstat and open",
-      );
-    }
-    if (!sameContent(before, expected)) {
-      throw changed(o.op, src, "was modified after it was examined");
-    }
     while (copied < before.size) {
       const n = sys.readSync(input, buf.subarray(copied, before.size));
       if (n === null || n === 0) break;
@@ -622,8 +628,8 @@ async function copySmallFile(
 
 /**
  * The handle loop: every byte is read through the identity-checked `input`
- * handle. Afterwards the handle is stat'ed again (unless `rechecked`, see
- * `build()`): a size, mtime or ctime that moved, or a byte count that differs
+ * handle. Afterwards the handle is stat'ed again (unless `rechecked`: a tree,
+ * whose files `build()` examines again at its end): a size, mtime or ctime that moved, or a byte count that differs
  * from the size, means the source was written to while it was read.
  */
 async function loopCopy(
@@ -818,20 +824,23 @@ function vanished(e: unknown, op: string, path: string): unknown {
  *    time, 0.85x with 8 in flight). A hard link waits for the copy of the
  *    file it names. After the first failure no new entry is started;
  * 3. directory owner, mode and times, deepest first (so finishing a child does
- *    not move its parent's mtime), then their fsync.
+ *    not move its parent's mtime), then their fsync;
+ * 4. a tree's source is examined again (`checkUnchanged()`): an entry
+ *    replaced while it was walked or copied (a directory swapped for a
+ *    symlink to elsewhere, a file rewritten) fails the build, before the
+ *    caller publishes anything or removes a source.
  *
- * `rechecked`: the caller runs `checkUnchanged()` once the build is done,
- * which lstats every file again and compares its identity, size, mtime and
+ * Step 4 lstats every file again and compares its identity, size, mtime and
  * ctime with the plan. That covers what the fstat of each source handle after
- * its read would see (a write to the inode moves its mtime and ctime), so
- * that fstat is skipped: one call less per file.
+ * its read would see (a write to the inode moves its mtime and ctime), so in
+ * a tree (`rechecked`) that fstat is skipped: one call less per file.
  */
 export async function build(
   p: Plan,
   tmp: string,
   o: EngineOptions,
-  rechecked = false,
 ): Promise<void> {
+  const rechecked = p.entries[0].kind === "dir";
   const meter = new ProgressMeter(p, o);
   const n = p.entries.length;
   const temps: string[] = new Array(n);
@@ -922,6 +931,7 @@ export async function build(
       await sys.chmod(dst, mode);
     }
   }
+  if (rechecked) await checkUnchanged(p, o);
 }
 
 /**
@@ -947,13 +957,13 @@ export function checkSymlinkPermission(p: Plan, op: string): void {
 }
 
 /**
- * Re-examines the source after `build()`: every planned entry must still be
+ * Re-examines a tree's source at the end of `build()`: every planned entry must still be
  * there with the same identity (and, for files, the same size, mtime and
  * ctime), and every planned directory must hold exactly the planned names. A
  * tree that gained, lost or replaced entries while it was copied is reported
  * with `SourceChangedError` (nothing is published); it is never walked again.
  */
-export async function checkUnchanged(p: Plan, o: EngineOptions): Promise<void> {
+async function checkUnchanged(p: Plan, o: EngineOptions): Promise<void> {
   const children = new Map<string, Set<string>>();
   for (const e of p.entries) {
     if (e.kind === "dir") children.set(e.rel, new Set());

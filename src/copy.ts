@@ -15,7 +15,6 @@ import {
   build,
   checkAbort,
   checkSymlinkPermission,
-  checkUnchanged,
   type EngineOptions,
   plan,
   type PreserveOptions,
@@ -264,8 +263,7 @@ export async function copy(
   const kind = p.entries[0].kind;
   let publishing = false;
   try {
-    await build(p, tmp, engine, kind === "dir");
-    if (kind === "dir") await checkUnchanged(p, engine);
+    await build(p, tmp, engine);
     checkAbort(signal, op, s);
     publishing = true;
     await publishTemp(tmp, d, kind, p.entries.length === 1, overwrite);

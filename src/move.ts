@@ -21,7 +21,6 @@ import {
   build,
   checkAbort,
   checkSymlinkPermission,
-  checkUnchanged,
   type EngineOptions,
   type Plan,
   plan,
@@ -238,13 +237,12 @@ export async function move(
   checkSymlinkPermission(p, op);
   const tmp = tempPathFor(d);
   try {
-    await build(p, tmp, engine, p.entries[0].kind === "dir");
-    // A tree is examined again before it is published (as copy() does): an
-    // entry replaced while it was walked or copied (e.g. a directory swapped
-    // for a symlink to elsewhere) fails the move here, before anything is
-    // published or removed, instead of having its stranger copied and then
-    // deleted through the swapped path.
-    if (p.entries[0].kind === "dir") await checkUnchanged(p, engine);
+    // A tree is examined again at the end of the build: an entry replaced
+    // while it was walked or copied (e.g. a directory swapped for a symlink
+    // to elsewhere) fails the move here, before anything is published or
+    // removed, instead of having its stranger copied and then deleted
+    // through the swapped path.
+    await build(p, tmp, engine);
     checkAbort(signal, op, s);
     await publish(tmp, d, p, overwrite, s);
   } catch (e) {

@@ -7,8 +7,9 @@
  * @module
  */
 import { dirname, type PathLike, toAbsolute } from "./_path.ts";
-import { YIELD_MS, yieldNow } from "./_pace.ts";
+import { Pacer } from "./_pace.ts";
 import { preflight } from "./_perm.ts";
+import { lstatOrNullSync } from "./_dest.ts";
 import { type DirEntry, type FileInfo, sys } from "./_sys.ts";
 import { isTempName, tempPathFor } from "./_temp.ts";
 import {
@@ -276,7 +277,7 @@ class Remover {
   rescans = 0;
   lostEntries = 0;
   sinceCheck = 0;
-  lastYield = performance.now();
+  pacer: Pacer = new Pacer();
 
   constructor(
     readonly path: string,
@@ -355,9 +356,8 @@ class Remover {
 
   /** Yields to the event loop now and then; checks abort; reports progress. */
   async pace(path: string): Promise<void> {
-    if (performance.now() - this.lastYield < YIELD_MS) return;
-    await yieldNow();
-    this.lastYield = performance.now();
+    if (!this.pacer.due()) return;
+    await this.pacer.pace();
     if (this.signal?.aborted) throw this.aborted(path);
     this.onProgress?.({ entriesRemoved: this.removed, path });
   }
@@ -908,20 +908,14 @@ export async function remove(
     { kind: "read", path: parent, followLast: true },
     { kind: "write", path: parent, followLast: true },
   ]);
-  let info: FileInfo;
-  try {
-    info = sys.lstatSync(abs);
-  } catch (e) {
-    if (e instanceof NotFoundError) {
-      if (options.missingOk) return { path: abs, entriesRemoved: 0 };
-      throw new NotFoundError(`Cannot remove '${abs}': it does not exist`, {
-        code: "ENOENT",
-        op,
-        path: abs,
-        cause: e,
-      });
-    }
-    throw e;
+  const info = lstatOrNullSync(abs);
+  if (info === null) {
+    if (options.missingOk) return { path: abs, entriesRemoved: 0 };
+    throw new NotFoundError(`Cannot remove '${abs}': it does not exist`, {
+      code: "ENOENT",
+      op,
+      path: abs,
+    });
   }
   if (!info.isDirectory) {
     // A file, a symlink (never followed) or a special file.

@@ -21,7 +21,8 @@
 import { isAbsolute, type PathLike, toAbsolute } from "./_path.ts";
 import { preflight } from "./_perm.ts";
 import { type FileInfo, type Handle, sys } from "./_sys.ts";
-import { checkAbort } from "./_copy.ts";
+import { checkAbort, sameIdentity } from "./_copy.ts";
+import { lstatOrNull } from "./_dest.ts";
 import { copy, type CopyOptions, type CopyResult } from "./copy.ts";
 import { move, type MoveOptions, type MoveResult } from "./move.ts";
 import { remove, type RemoveOptions, type RemoveResult } from "./remove.ts";
@@ -411,12 +412,6 @@ const DEFAULT_MAX_SYMLINKS = 40;
 const READ_ATTEMPTS = 3;
 const READ_CHUNK = 256 * 1024;
 
-function sameObject(a: FileInfo, b: FileInfo): boolean {
-  return a.dev === b.dev && a.ino === b.ino &&
-    a.isDirectory === b.isDirectory && a.isSymlink === b.isSymlink &&
-    a.isFile === b.isFile;
-}
-
 function parts(target: string): string[] {
   return target.split("/").filter((c) => c !== "" && c !== ".");
 }
@@ -680,14 +675,11 @@ class RootHandle implements Root {
 
   /** Throws unless the root is still the directory that was opened. */
   async #checkRoot(op: string, given: string): Promise<void> {
-    let now: FileInfo;
-    try {
-      now = await sys.lstat(this.path);
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-      throw this.#replaced(op, given, "it is gone (moved or removed)", e);
+    const now = await lstatOrNull(this.path);
+    if (now === null) {
+      throw this.#replaced(op, given, "it is gone (moved or removed)");
     }
-    if (!sameObject(now, this.#info)) {
+    if (!sameIdentity(now, this.#info)) {
       const what = now.isSymlink
         ? "a symlink is there now"
         : now.isDirectory
@@ -905,13 +897,8 @@ class RootHandle implements Root {
       for (const c of r.chain) {
         if (seen.has(c.path)) continue;
         seen.add(c.path);
-        let now: FileInfo | null = null;
-        try {
-          now = await sys.lstat(c.path);
-        } catch (e) {
-          if (!(e instanceof NotFoundError)) throw e;
-        }
-        if (now === null || !sameObject(now, c.info)) {
+        const now = await lstatOrNull(c.path);
+        if (now === null || !sameIdentity(now, c.info)) {
           throw new PermissionError(
             `Refusing to ${op} '${given}': the directory '${c.path}' was ${
               now === null

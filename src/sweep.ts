@@ -6,6 +6,7 @@
  */
 import { type PathLike, toAbsolute } from "./_path.ts";
 import { preflight } from "./_perm.ts";
+import { lstatOrNull } from "./_dest.ts";
 import { type FileInfo, sys } from "./_sys.ts";
 import { isTempName } from "./_temp.ts";
 import { InvalidArgumentError, NotFoundError, SafeFsError } from "./errors.ts";
@@ -106,19 +107,13 @@ export async function sweep(
       { kind: "write", path: abs, followLast: true },
     ],
   );
-  let info: FileInfo;
-  try {
-    info = await sys.lstat(abs);
-  } catch (e) {
-    if (e instanceof NotFoundError) {
-      throw new NotFoundError(`Cannot sweep '${abs}': it does not exist`, {
-        code: "ENOENT",
-        op,
-        path: abs,
-        cause: e,
-      });
-    }
-    throw e;
+  const info = await lstatOrNull(abs);
+  if (info === null) {
+    throw new NotFoundError(`Cannot sweep '${abs}': it does not exist`, {
+      code: "ENOENT",
+      op,
+      path: abs,
+    });
   }
   if (!info.isDirectory) {
     throw new SafeFsError(`Cannot sweep '${abs}': it is not a directory`, {

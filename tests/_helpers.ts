@@ -258,6 +258,19 @@ export function umount(dir: string): void {
 /** The deno executable running the tests, for subprocesses. */
 export const DENO: string = Deno.execPath();
 
+/** Runs `cmd` (stdout and stderr piped) and returns its exit code and output. */
+export async function outputOf(
+  cmd: Deno.Command,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
 /** Runs a deno script in a subprocess with the given flags, stdin closed. */
 export async function runDeno(
   flags: string[],
@@ -267,18 +280,14 @@ export async function runDeno(
   const file = Deno.makeTempFileSync({ prefix: "safefs-sub-", suffix: ".ts" });
   Deno.writeTextFileSync(file, code);
   try {
-    const out = await new Deno.Command(DENO, {
-      args: ["run", "--no-prompt", "--quiet", ...flags, file, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-    };
+    return await outputOf(
+      new Deno.Command(DENO, {
+        args: ["run", "--no-prompt", "--quiet", ...flags, file, ...args],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    );
   } finally {
     Deno.removeSync(file);
   }

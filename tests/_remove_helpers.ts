@@ -3,9 +3,7 @@
 // subprocesses (other deleters, creators, a symlink-swap attacker), checks.
 import { join } from "node:path";
 import { isTempName } from "../src/_temp.ts";
-
-/** The deno executable running the tests. */
-export const DENO: string = Deno.execPath();
+import { DENO, outputOf } from "./_helpers.ts";
 
 /** `mkdir -p` of every path, relative to `root`. */
 export function mkdirs(root: string, ...rels: string[]): void {
@@ -223,28 +221,24 @@ export async function runAsNobody(
   const home = Deno.makeTempDirSync({ prefix: "safefs-nobody-" });
   Deno.chownSync(home, 65534, 65534);
   try {
-    const out = await new Deno.Command("setpriv", {
-      args: [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        DENO,
-        "eval",
-        "--quiet",
-        code,
-        ...args,
-      ],
-      env: { HOME: home, DENO_DIR: `${home}/deno` },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-    };
+    return await outputOf(
+      new Deno.Command("setpriv", {
+        args: [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          DENO,
+          "eval",
+          "--quiet",
+          code,
+          ...args,
+        ],
+        env: { HOME: home, DENO_DIR: `${home}/deno` },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    );
   } finally {
     Deno.removeSync(home, { recursive: true });
   }
