@@ -1268,3 +1268,37 @@ Deno.test("copy() of a tree waits for every file in flight before it removes its
     cleanup(dir);
   }
 });
+
+Deno.test("copy() of a tree reports a file written to after it was read, publishing nothing", async () => {
+  // In a tree the per-file fstat after the read is skipped: the re-check of
+  // the whole tree at the end of the build must catch the write instead.
+  for (const durable of [false, true]) {
+    const dir = diskDir();
+    try {
+      makeTree(join(dir, "t"));
+      const victim = join(dir, "t/sub/deeper/c.txt");
+      let done = false;
+      const restore = setSysHook((c) => {
+        // The copy of c.txt is being written: its source was read already.
+        const writing = c.op === "createFile" || c.op === "write";
+        if (done || !writing || !c.path!.endsWith("/sub/deeper/c.txt")) return;
+        done = true;
+        Deno.writeTextFileSync(victim, "written after the read");
+      });
+      try {
+        await rejects(
+          copy(join(dir, "t"), join(dir, "c"), { durable }),
+          SourceChangedError,
+          "ESRCCHANGED",
+        );
+      } finally {
+        restore();
+      }
+      assert(done, `durable: ${durable}`);
+      assertEquals(snapshot(join(dir, "c")), null);
+      deepStrictEqual(temps(dir), []);
+    } finally {
+      cleanup(dir);
+    }
+  }
+});
