@@ -20,7 +20,7 @@
 import { copy } from "../src/copy.ts";
 import { tuning } from "../src/_copy.ts";
 import { sys } from "../src/_sys.ts";
-import { toSafeFsError } from "../src/errors.ts";
+import { toSafeFsError } from "../src/_errno.ts";
 
 const seam = sys as { copyFile?: (a: string, b: string) => Promise<void> };
 const realSeamCopy = seam.copyFile;

@@ -14,7 +14,7 @@
  * @module
  */
 import process from "node:process";
-import { toSafeFsError } from "./errors.ts";
+import { toSafeFsError } from "./_errno.ts";
 
 /** What `stat`/`lstat` return. */
 export type FileInfo = Deno.FileInfo;

@@ -2,10 +2,9 @@
  * Typed errors thrown by every safefs primitive.
  *
  * Every error is a {@linkcode SafeFsError} carrying the errno name (`code`), the
- * operation (`op`), the path and, for two-path operations, the destination. Deno
- * leaves `.code` unset for many errnos (ESTALE, EMLINK, EDQUOT, ...) and reports
- * EXDEV, EBUSY, ENOTEMPTY as plain `Error`; safefs classifies by the
- * `(os error N)` number at the end of the message instead.
+ * operation (`op`), the path and, for two-path operations, the destination. safefs
+ * classifies every failure of the operating system by its errno, so `code`
+ * is set even where Deno leaves it out (ESTALE, EMLINK, EDQUOT, ...).
  *
  * @example Telling "destination exists" apart from other failures
  * ```ts ignore
@@ -21,91 +20,6 @@
  *
  * @module
  */
-
-/** Linux errno numbers to their names, for the errnos a file library meets. */
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  4: "EINTR",
-  5: "EIO",
-  6: "ENXIO",
-  9: "EBADF",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  16: "EBUSY",
-  17: "EEXIST",
-  18: "EXDEV",
-  19: "ENODEV",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  22: "EINVAL",
-  23: "ENFILE",
-  24: "EMFILE",
-  26: "ETXTBSY",
-  27: "EFBIG",
-  28: "ENOSPC",
-  29: "ESPIPE",
-  30: "EROFS",
-  31: "EMLINK",
-  36: "ENAMETOOLONG",
-  38: "ENOSYS",
-  39: "ENOTEMPTY",
-  40: "ELOOP",
-  61: "ENODATA",
-  95: "EOPNOTSUPP",
-  116: "ESTALE",
-  122: "EDQUOT",
-  125: "ECANCELED",
-};
-
-/** Names Deno gives its error classes, mapped to the errno they stand for. */
-const DENO_ERROR_CODES: Record<string, string> = {
-  NotFound: "ENOENT",
-  AlreadyExists: "EEXIST",
-  PermissionDenied: "EACCES",
-  NotCapable: "ENOTCAPABLE",
-  IsADirectory: "EISDIR",
-  NotADirectory: "ENOTDIR",
-  Busy: "EBUSY",
-  FilesystemLoop: "ELOOP",
-  InvalidData: "EINVAL",
-  TimedOut: "ETIMEDOUT",
-  Interrupted: "EINTR",
-  WriteZero: "EIO",
-  UnexpectedEof: "EIO",
-};
-
-/**
- * The errno name of an error thrown by a Deno file API: the `(os error N)` number
- * in its message first (it is always right), then Deno's `.code`, then the
- * class name. Returns `"EUNKNOWN"` when nothing identifies it.
- *
- * @example
- * ```ts
- * import { errnoName } from "@safefs/safefs";
- * import { equal as assertEquals } from "node:assert/strict";
- *
- * const err = new Error("Stale file handle (os error 116): stat '/nfs/x'");
- * assertEquals(errnoName(err), "ESTALE");
- * ```
- *
- * @param err The error to classify.
- * @returns The errno name, such as `"ENOENT"`.
- */
-export function errnoName(err: unknown): string {
-  if (err instanceof SafeFsError) return err.code;
-  if (err instanceof Error) {
-    const m = /\(os error (\d+)\)/.exec(err.message);
-    if (m) return ERRNO_NAMES[Number(m[1])] ?? `ERRNO${m[1]}`;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === "string" && code.length > 0) return code;
-    const byName = DENO_ERROR_CODES[err.name];
-    if (byName) return byName;
-  }
-  return "EUNKNOWN";
-}
 
 /** Where an error happened: what every {@linkcode SafeFsError} carries. */
 export interface SafeFsErrorOptions {
@@ -298,74 +212,3 @@ export class InvalidArgumentError extends SafeFsError {}
  * ```
  */
 export class AbortedError extends SafeFsError {}
-
-/** What a failing system call was doing, for {@linkcode toSafeFsError}. */
-export interface FailedCall {
-  /** The call or primitive, such as `"rename"`. */
-  op: string;
-  /** Its path. */
-  path?: string;
-  /** Its second path. */
-  dest?: string;
-}
-
-function describe(call: FailedCall): string {
-  if (call.path !== undefined && call.dest !== undefined) {
-    return `'${call.path}' to '${call.dest}'`;
-  }
-  if (call.path !== undefined) return `'${call.path}'`;
-  return "";
-}
-
-/**
- * Wraps an error from a Deno file API into the matching {@linkcode SafeFsError}
- * subclass. A `SafeFsError` passes through unchanged.
- *
- * @example
- * ```ts
- * import { NotFoundError, toSafeFsError } from "@safefs/safefs";
- * import assert from "node:assert/strict";
- *
- * let caught: unknown;
- * try {
- *   await Deno.lstat("/no/such/path");
- * } catch (e) {
- *   caught = toSafeFsError(e, { op: "lstat", path: "/no/such/path" });
- * }
- * assert(caught instanceof NotFoundError);
- * ```
- *
- * @param err The error thrown.
- * @param call What was being done.
- * @returns A typed error carrying `code`, `op`, `path`, `dest` and `cause`.
- */
-export function toSafeFsError(err: unknown, call: FailedCall): SafeFsError {
-  if (err instanceof SafeFsError) return err;
-  const code = errnoName(err);
-  const where = describe(call);
-  const detail = err instanceof Error
-    ? err.message.replace(/: [a-z]+ '.*$/s, "")
-    : String(err);
-  const message = `Cannot ${call.op}${where ? " " + where : ""}: ${detail}`;
-  const options: SafeFsErrorOptions = { code, op: call.op, cause: err };
-  if (call.path !== undefined) options.path = call.path;
-  if (call.dest !== undefined) options.dest = call.dest;
-  switch (code) {
-    case "EEXIST":
-      return new AlreadyExistsError(message, options);
-    case "ENOENT":
-      return new NotFoundError(message, options);
-    case "EXDEV":
-      return new CrossDeviceError(message, options);
-    case "ENOTEMPTY":
-      return new NotEmptyError(message, options);
-    case "EACCES":
-    case "EPERM":
-    case "ENOTCAPABLE":
-      return new PermissionError(message, options);
-    case "EINVAL":
-      return new InvalidArgumentError(message, options);
-    default:
-      return new SafeFsError(message, options);
-  }
-}

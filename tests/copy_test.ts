@@ -16,9 +16,9 @@ import {
   PermissionError,
   SafeFsError,
   SourceChangedError,
-  toSafeFsError,
   UnsupportedFileTypeError,
 } from "../src/errors.ts";
+import { toSafeFsError } from "../src/_errno.ts";
 import { copy } from "../src/copy.ts";
 import { tuning } from "../src/_copy.ts";
 import { backend, setSysHook, sys } from "../src/_sys.ts";

@@ -1,0 +1,295 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * The types of the seam (`_sys.ts`) and the contract its two backends
+ * (`_sys_ffi.ts`, `_sys_path.ts`) implement.
+ *
+ * The seam speaks in (directory, name) pairs, as `openat(2)` and friends do:
+ * a primitive opens a directory once (`openDir`), then names entries relative
+ * to that held directory. On the `ffi` backend a {@linkcode Dir} is an
+ * `O_DIRECTORY|O_NOFOLLOW` descriptor, so a directory renamed or swapped for a
+ * symlink after it was opened cannot redirect later calls. On the `path`
+ * backend a `Dir` is an absolute path plus the (dev, ino) seen when it was
+ * opened, and every call re-resolves that path (see `_sys_path.ts` for what
+ * that leaves open).
+ *
+ * Rules every backend follows:
+ * - A `name` is one directory entry name: no `/`, not empty, never `.`; `..`
+ *   only where said. The seam checks names before calling a backend.
+ * - Nothing follows a symlink at `name` unless the call says `follow`.
+ * - Failures are thrown as the backend's raw error: {@linkcode ErrnoError}
+ *   (ffi) or the Deno error (path). `_sys.ts` turns them into `SafeFsError`s.
+ * - Calls named `...Async` run off the main thread and return promises; every
+ *   other call is synchronous (a few microseconds on ffi).
+ *
+ * @module
+ */
+
+/** The type of a filesystem object. */
+export type Kind =
+  | "file"
+  | "dir"
+  | "symlink"
+  | "fifo"
+  | "socket"
+  | "char"
+  | "block"
+  | "unknown";
+
+/** A point in time, as the kernel keeps it. */
+export interface Timespec {
+  /** Whole seconds since the epoch (may be negative). */
+  sec: number;
+  /** Nanoseconds, 0 to 999,999,999. */
+  nsec: number;
+}
+
+/**
+ * What `stat` says of an object. Flat numbers only (no `Date`s): a tree's
+ * plan keeps a few of these fields per entry, compactly.
+ */
+export interface Stat {
+  kind: Kind;
+  dev: number;
+  ino: number;
+  /** Permission bits, `& 0o7777` (type bits removed). */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  /** Bytes. */
+  size: number;
+  /** 512-byte blocks allocated (less than `size / 512` for a sparse file). */
+  blocks: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+/** One entry of a directory listing. */
+export interface DirEntry {
+  name: string;
+  /** From the listing itself (`d_type`); `null` when the filesystem did not say. */
+  kind: Kind | null;
+}
+
+/** An open directory. Opaque outside its backend. */
+export interface Dir {
+  readonly type: "dir";
+  /**
+   * The path it was opened by: the `openDir` path, plus `/name` per
+   * `openDirAt`. Used in errors, hooks and Deno permission checks; after a
+   * rename it is no longer where the directory is (the descriptor is).
+   */
+  readonly path: string;
+}
+
+/** An open regular file (or, opened for reading, any non-directory). */
+export interface File {
+  readonly type: "file";
+  /** The path it was opened by (its directory's path plus its name). */
+  readonly path: string;
+}
+
+/** A directory or a file. */
+export type Handle = Dir | File;
+
+/** How `openAt` opens. Always also O_NOFOLLOW, O_CLOEXEC, O_NOCTTY. */
+export interface OpenFlags {
+  /** Open for reading. Read-only opens are also O_NONBLOCK: a FIFO never blocks. */
+  read?: boolean;
+  /** Open for writing. */
+  write?: boolean;
+  /** Create it, exclusively (O_CREAT|O_EXCL): EEXIST when anything is there. */
+  create?: boolean;
+  /** Mode of a created file (the umask applies). Default 0o666. */
+  mode?: number;
+}
+
+/**
+ * How `renameAt` treats an existing destination:
+ * - `"replace"`: rename(2);
+ * - `"noreplace"`: EEXIST when the destination exists (RENAME_NOREPLACE);
+ * - `"exchange"`: both must exist; they trade places atomically
+ *   (RENAME_EXCHANGE).
+ * A backend or filesystem without the flag fails with EINVAL (or ENOSYS).
+ */
+export type RenameHow = "replace" | "noreplace" | "exchange";
+
+/** `lseek` targets for sparse files. */
+export type SeekWhence = "data" | "hole";
+
+/** What a filesystem is, from `fstatfs`. */
+export interface FsInfo {
+  /** `f_type`, the filesystem's magic number. */
+  magic: number;
+  /** Its common name when known ("ext4", "tmpfs", "xfs", "btrfs", "overlay", "fuse", "nfs", ...), else "unknown". */
+  name: string;
+}
+
+/** Static facts about a backend (what the kernel and runtime offer). */
+export interface BackendFeatures {
+  /** `"ffi"` (libc through Deno FFI) or `"path"` (Deno's path calls). */
+  name: "ffi" | "path";
+  /** Calls act on held directory descriptors (no path is re-resolved). */
+  fdRelative: boolean;
+  /** `renameAt` supports `"noreplace"` and `"exchange"` (per filesystem: probed). */
+  renameFlags: boolean;
+  /** `openBeneath` resolves in the kernel (openat2 RESOLVE_BENEATH). */
+  beneath: boolean;
+  /** Times carry nanoseconds (statx); the path backend has milliseconds. */
+  nsTimes: boolean;
+  /** `seek` with `"data"`/`"hole"` works (sparse files keep their holes). */
+  seekHoles: boolean;
+  /** `copyRange` copies between two open files in the kernel. */
+  copyRange: boolean;
+  /** `syncfs` commits a whole filesystem in one call. */
+  syncfs: boolean;
+  /** `lock` takes a non-blocking exclusive `flock`. */
+  lock: boolean;
+  /** Longest path a call can take (Infinity when calls are relative to descriptors). */
+  maxPath: number;
+}
+
+/**
+ * The raw calls. Implemented by `_sys_ffi.ts` and `_sys_path.ts`; primitives
+ * never call a backend directly, only `sys` in `_sys.ts`.
+ */
+export interface Backend {
+  readonly features: BackendFeatures;
+
+  /**
+   * Opens the directory at absolute `path`. Symlinks before the last
+   * component are followed (as every tool does); the last one is followed
+   * only with `follow`. ENOTDIR (or ELOOP for a symlink without `follow`)
+   * when it is not a directory.
+   */
+  openDir(path: string, follow: boolean): Dir;
+  /** Opens the directory `name` in `dir`, never following a symlink (ELOOP/ENOTDIR). `name` may be `".."`. */
+  openDirAt(dir: Dir, name: string): Dir;
+  /**
+   * Opens the directory `rel` (names joined by `/`, `..` allowed) beneath
+   * `root` in one kernel call: openat2 with RESOLVE_BENEATH |
+   * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS. EXDEV when it would leave
+   * `root`, ELOOP when a symlink is on the way (the caller then resolves
+   * component by component). Only where `features.beneath`.
+   */
+  openDirBeneath(root: Dir, rel: string): Dir;
+  /** stat of an open directory or file (fstat). */
+  fstat(h: Handle): Stat;
+  /** stat of `name` in `dir` (AT_SYMLINK_NOFOLLOW unless `follow`). */
+  statAt(dir: Dir, name: string, follow: boolean): Stat;
+  /** The entries of `dir`, without `.` and `..`, in no particular order. */
+  list(dir: Dir): DirEntry[];
+  /** Opens `name` in `dir` as a file (never a directory: EISDIR). */
+  openAt(dir: Dir, name: string, flags: OpenFlags): File;
+  /** mkdirat (the umask applies). */
+  mkdirAt(dir: Dir, name: string, mode: number): void;
+  /** unlinkat without AT_REMOVEDIR: never removes a directory (EISDIR/EPERM). */
+  unlinkAt(dir: Dir, name: string): void;
+  /** unlinkat with AT_REMOVEDIR: never removes a non-directory (ENOTDIR). */
+  rmdirAt(dir: Dir, name: string): void;
+  /** renameat2; see {@linkcode RenameHow}. */
+  renameAt(
+    fromDir: Dir,
+    fromName: string,
+    toDir: Dir,
+    toName: string,
+    how: RenameHow,
+  ): void;
+  /** linkat without AT_SYMLINK_FOLLOW: EEXIST when `toName` exists. */
+  linkAt(fromDir: Dir, fromName: string, toDir: Dir, toName: string): void;
+  /** symlinkat. */
+  symlinkAt(target: string, dir: Dir, name: string): void;
+  /** readlinkat. EINVAL when `name` is not a symlink. */
+  readLinkAt(dir: Dir, name: string): string;
+  /** fchmod. */
+  chmod(h: Handle, mode: number): void;
+  /** fchown (`-1` leaves one unchanged). */
+  chown(h: Handle, uid: number, gid: number): void;
+  /** futimens. */
+  utimes(h: Handle, atime: Timespec, mtime: Timespec): void;
+  /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a symlink itself. */
+  lchownAt(dir: Dir, name: string, uid: number, gid: number): void;
+  /** utimensat(AT_SYMLINK_NOFOLLOW): the times of a symlink itself. */
+  lutimesAt(dir: Dir, name: string, atime: Timespec, mtime: Timespec): void;
+  /** pread: bytes read into `buf` at file offset `pos`, 0 at end of file. */
+  read(f: File, buf: Uint8Array, pos: number): number;
+  /** pwrite: bytes written from `buf` at file offset `pos` (may be short). */
+  write(f: File, buf: Uint8Array, pos: number): number;
+  /** `read`, off the main thread. */
+  readAsync(f: File, buf: Uint8Array, pos: number): Promise<number>;
+  /** `write`, off the main thread. */
+  writeAsync(f: File, buf: Uint8Array, pos: number): Promise<number>;
+  /** ftruncate. */
+  truncate(f: File, len: number): void;
+  /**
+   * lseek SEEK_DATA / SEEK_HOLE from `pos`: the offset found, or -1 when
+   * there is no more data (ENXIO). Only where `features.seekHoles`.
+   */
+  seek(f: File, pos: number, whence: SeekWhence): number;
+  /**
+   * copy_file_range from `from` at `fromPos` to `to` at `toPos`, at most
+   * `len` bytes: bytes copied, 0 at end of `from`. Only where
+   * `features.copyRange`.
+   */
+  copyRange(
+    from: File,
+    fromPos: number,
+    to: File,
+    toPos: number,
+    len: number,
+  ): number;
+  /** `copyRange`, off the main thread. */
+  copyRangeAsync(
+    from: File,
+    fromPos: number,
+    to: File,
+    toPos: number,
+    len: number,
+  ): Promise<number>;
+  /** fsync of a file or directory. */
+  fsync(h: Handle): void;
+  /** `fsync`, off the main thread. */
+  fsyncAsync(h: Handle): Promise<void>;
+  /** syncfs of the filesystem holding `h`. Only where `features.syncfs`. */
+  syncfs(h: Handle): void;
+  /** `syncfs`, off the main thread. */
+  syncfsAsync(h: Handle): Promise<void>;
+  /**
+   * flock(LOCK_EX|LOCK_NB): true when taken, false when another open file
+   * description holds a lock on it. Released by `close`. Only where
+   * `features.lock`.
+   */
+  lock(h: Handle): boolean;
+  /** Closes; never throws. */
+  close(h: Handle): void;
+  /** fstatfs; `null` where the backend cannot tell. */
+  fsInfo(h: Handle): FsInfo | null;
+  /** realpath(3) of an absolute path. */
+  realPath(path: string): string;
+}
+
+/**
+ * A failed system call of the ffi backend: the errno number and the call's
+ * name. `_sys.ts` classifies it like any other failure.
+ */
+export class ErrnoError extends Error {
+  /** The errno number (Linux numbering on Linux). */
+  readonly errno: number;
+  /** The libc function that failed. */
+  readonly syscall: string;
+
+  /**
+   * @param errno The errno number.
+   * @param syscall The libc function that failed.
+   */
+  constructor(errno: number, syscall: string) {
+    super(`${syscall} failed (os error ${errno})`);
+    this.errno = errno;
+    this.syscall = syscall;
+    this.name = "ErrnoError";
+  }
+}
