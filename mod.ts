@@ -7,7 +7,9 @@
  * or the complete new one), keeps at least one complete copy of the data at
  * every instant, is durable by default, never clobbers an existing destination
  * unless told to, checks the identity of what it reads, and checks Deno
- * permissions for every path before its first change.
+ * permissions for every path before its first change. Each has a synchronous
+ * twin (`moveSync`, `copySync`, `removeSync`, `writeFileSync`) with the same
+ * contract.
  *
  * @example Move a file, atomically and durably, even across filesystems
  * ```ts
@@ -28,5 +30,7 @@ export * from "./src/copy.ts";
 export * from "./src/write_file.ts";
 export * from "./src/remove.ts";
 export * from "./src/sweep.ts";
+export * from "./src/symlink.ts";
 export * from "./src/root.ts";
+export * from "./src/backend_info.ts";
 export * from "./src/types.ts";

@@ -1,48 +1,57 @@
 // Copyright 2026 the safefs authors. MIT license.
 /**
- * The checks `move()` and `copy()` share before their first change: the
- * destination's directory exists, a directory is not put inside itself, source
- * and destination are not the same file, and an existing destination may be
- * replaced at all (rename(2) could not do it atomically otherwise).
+ * What `move()`, `copy()`, `writeFile()` and `symlink()` check before their
+ * first change: the directories exist, a directory is not put inside itself,
+ * source and destination are not the same file, and an existing destination
+ * may be replaced at all, by something of a compatible type.
  *
  * @module
  */
-import { basename, dirname, isWithin, join } from "./_path.ts";
-import { specialKind } from "./_copy.ts";
-import { type FileInfo, sys } from "./_sys.ts";
+import { type Dir, type Stat, sys } from "./_sys.ts";
+import { isWithin, type Loc, under } from "./_path.ts";
+import { errorFor } from "./_errno.ts";
 import {
   AlreadyExistsError,
   InvalidArgumentError,
-  NotEmptyError,
   NotFoundError,
   SafeFsError,
 } from "./errors.ts";
+import { kindName } from "./_copy/walk.ts";
 
-/** lstat, or null when nothing is there. */
-export async function lstatOrNull(path: string): Promise<FileInfo | null> {
+/** Opens the directory holding `loc` (symlinks in it followed, as every tool does). */
+export function openParent(loc: Loc, op: string, subject: string): Dir {
   try {
-    return await sys.lstat(path);
+    return sys.openDir(loc.parent, true);
   } catch (e) {
-    if (e instanceof NotFoundError) return null;
+    if (e instanceof NotFoundError) {
+      throw new NotFoundError(
+        `Cannot ${op} ${subject}: the directory '${loc.parent}' does not exist`,
+        { code: "ENOENT", op, path: loc.abs, cause: e },
+      );
+    }
+    if (e instanceof SafeFsError && e.code === "ENOTDIR") {
+      throw errorFor(
+        "ENOTDIR",
+        `Cannot ${op} ${subject}: '${loc.parent}' is not a directory`,
+        { code: "ENOTDIR", op, path: loc.abs, cause: e },
+      );
+    }
     throw e;
   }
 }
 
-/** `lstatOrNull`, synchronous (for paced loops, see `_pace.ts`). */
-export function lstatOrNullSync(path: string): FileInfo | null {
+/** statAt without following, or null when nothing is there. */
+export function statOrNull(
+  dir: Dir,
+  name: string,
+  follow = false,
+): Stat | null {
   try {
-    return sys.lstatSync(path);
+    return sys.statAt(dir, name, follow);
   } catch (e) {
     if (e instanceof NotFoundError) return null;
     throw e;
   }
-}
-
-function typeName(info: FileInfo): string {
-  if (info.isDirectory) return "a directory";
-  if (info.isSymlink) return "a symlink";
-  if (info.isFile) return "a file";
-  return specialKind(info);
 }
 
 /** The error for a destination that exists without `overwrite`. */
@@ -58,40 +67,40 @@ export function alreadyExists(
   );
 }
 
+/** The error for a path with a trailing slash that is not a directory. */
+export function notADirectory(op: string, path: string): SafeFsError {
+  return errorFor(
+    "ENOTDIR",
+    `Cannot ${op} '${path}/': it is not a directory (a trailing slash names a directory)`,
+    { code: "ENOTDIR", op, path },
+  );
+}
+
+/** What the destination check found. */
+export interface DestState {
+  /** What is at the destination now (not followed), or null. */
+  existing: Stat | null;
+  /** The destination is the source itself (same inode): rename(2) does nothing. */
+  same: boolean;
+}
+
 /**
- * Checks the destination of `op` (`"move"` or `"copy"`) from `s` (whose info
- * is `sInfo`) to `d`. Returns the stat of `d`'s directory.
+ * Checks the destination of `op` (`"move"` or `"copy"`) from the source at
+ * `src` (path and stat) to `dest` (located, its directory open).
  */
-export async function checkDestination(
+export function checkDestination(
   op: string,
-  s: string,
-  sInfo: FileInfo,
-  d: string,
+  src: { path: string; st: Stat },
+  dest: { loc: Loc; dir: Dir },
   overwrite: boolean,
-): Promise<FileInfo> {
-  const dDir = dirname(d);
-  let dDirInfo: FileInfo;
-  try {
-    dDirInfo = await sys.stat(dDir);
-  } catch (e) {
-    if (e instanceof NotFoundError) {
-      throw new NotFoundError(
-        `Cannot ${op} '${s}' to '${d}': the directory '${dDir}' does not exist`,
-        { code: "ENOENT", op, path: s, dest: d, cause: e },
-      );
-    }
-    throw e;
-  }
-  if (!dDirInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot ${op} '${s}' to '${d}': '${dDir}' is not a directory`,
-      { code: "ENOTDIR", op, path: s, dest: d },
-    );
-  }
-  if (sInfo.isDirectory) {
+): DestState {
+  const s = src.path;
+  const d = dest.loc.abs;
+  const sIsDir = src.st.kind === "dir";
+  if (sIsDir) {
     // Real locations: `dest` may reach into `src` through a symlink.
-    const realS = await sys.realPath(s);
-    const realD = join(await sys.realPath(dDir), basename(d));
+    const realS = sys.realPath(s);
+    const realD = under(sys.realPath(dest.loc.parent), dest.loc.name);
     if (isWithin(realS, realD)) {
       throw new InvalidArgumentError(
         `Cannot ${op} directory '${s}' into itself ('${d}')`,
@@ -99,36 +108,35 @@ export async function checkDestination(
       );
     }
   }
-  const dInfo = await lstatOrNull(d);
-  if (dInfo === null) return dDirInfo;
+  const existing = statOrNull(dest.dir, dest.loc.name);
+  if (dest.loc.slash) {
+    if (existing !== null ? existing.kind !== "dir" : !sIsDir) {
+      throw notADirectory(op, d);
+    }
+  }
+  if (existing === null) return { existing, same: false };
   if (
-    dInfo.dev === sInfo.dev && dInfo.ino === sInfo.ino &&
-    dInfo.isDirectory === sInfo.isDirectory
+    existing.dev === src.st.dev && existing.ino === src.st.ino &&
+    existing.kind === src.st.kind
   ) {
-    throw new InvalidArgumentError(
-      `Cannot ${op} '${s}' to '${d}': they are the same file`,
-      { code: "EINVAL", op, path: s, dest: d },
-    );
+    if (!overwrite) throw alreadyExists(op, s, d);
+    return { existing, same: true };
   }
   if (!overwrite) throw alreadyExists(op, s, d);
   // Replacements rename(2) would refuse, refused before anything is built.
-  if (dInfo.isDirectory && !sInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot replace directory '${d}' with ${typeName(sInfo)} '${s}'`,
+  if (existing.kind === "dir" && !sIsDir) {
+    throw errorFor(
+      "EISDIR",
+      `Cannot replace directory '${d}' with ${kindName(src.st)} '${s}'`,
       { code: "EISDIR", op, path: s, dest: d },
     );
   }
-  if (sInfo.isDirectory && !dInfo.isDirectory) {
-    throw new SafeFsError(
-      `Cannot replace ${typeName(dInfo)} '${d}' with directory '${s}'`,
+  if (sIsDir && existing.kind !== "dir") {
+    throw errorFor(
+      "ENOTDIR",
+      `Cannot replace ${kindName(existing)} '${d}' with directory '${s}'`,
       { code: "ENOTDIR", op, path: s, dest: d },
     );
   }
-  if (sInfo.isDirectory && (await sys.readDir(d)).length > 0) {
-    throw new NotEmptyError(
-      `Cannot replace directory '${d}': it is not empty and cannot be replaced atomically`,
-      { code: "ENOTEMPTY", op, path: s, dest: d },
-    );
-  }
-  return dDirInfo;
+  return { existing, same: false };
 }

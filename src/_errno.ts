@@ -22,6 +22,8 @@ import {
   PermissionError,
   SafeFsError,
   type SafeFsErrorOptions,
+  SourceChangedError,
+  UnsupportedFileTypeError,
 } from "./errors.ts";
 
 /** Linux errno numbers to their names, for the errnos a file library meets. */
@@ -218,6 +220,10 @@ export function errorFor(
       return new PermissionError(message, options);
     case "EINVAL":
       return new InvalidArgumentError(message, options);
+    case "ESRCCHANGED":
+      return new SourceChangedError(message, options);
+    case "EFTYPE":
+      return new UnsupportedFileTypeError(message, options);
     default:
       return new SafeFsError(message, options);
   }

@@ -1,53 +1,46 @@
 // Copyright 2026 the safefs authors. MIT license.
 /**
- * Path handling, behind one small module (node:path is the only path library
- * safefs uses; `jsr:@std/path` is not reachable from every machine).
+ * Path arguments: turning a user's `string | URL` into what the seam needs, a
+ * directory to open and a name in it.
+ *
+ * `..` is never resolved by text: `g/outlink/../x` names `x` in the parent of
+ * wherever `g/outlink` leads, as the kernel, the shell and every other tool
+ * read it. So a path is only made absolute (the working directory prefixed),
+ * its repeated slashes collapsed and a trailing slash noted; the directory
+ * part is handed to the kernel as it is.
  *
  * @module
  */
-import {
-  basename,
-  dirname,
-  isAbsolute,
-  join,
-  relative,
-  resolve,
-  sep,
-} from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "./errors.ts";
-
-export { basename, dirname, isAbsolute, join, relative, resolve, sep };
-
-/**
- * `dir/rel` for an absolute, normalised `dir` and a relative `rel` made of
- * directory entry names (no `.`, `..` or empty parts): what `join()` would
- * return, without its normalisation pass (a measurable cost per entry in
- * walks of large trees).
- */
-export function under(dir: string, rel: string): string {
-  if (rel === "") return dir;
-  return dir.endsWith("/") ? dir + rel : `${dir}/${rel}`;
-}
 
 /** A path argument: a string or a `file:` URL. */
 export type PathLike = string | URL;
 
-/**
- * Turns a user's path argument into an absolute, normalised path. Empty paths
- * and paths with a NUL byte are refused with `InvalidArgumentError`.
- */
-export function toAbsolute(p: PathLike, op: string): string {
+/** A path split for the seam. */
+export interface Loc {
+  /** The path, absolute, slashes collapsed, without a trailing slash. */
+  abs: string;
+  /** Its directory part ("/" at the top), to open and let the kernel resolve. */
+  parent: string;
+  /** Its last component ("" only for "/"; "." or ".." where allowed). */
+  name: string;
+  /** The path ended with "/": it must be a directory. */
+  slash: boolean;
+}
+
+function cwd(): string {
+  return Deno.cwd();
+}
+
+/** The user's path as a string, or `InvalidArgumentError`. */
+function text(p: PathLike, op: string): string {
   let s: string;
   if (p instanceof URL) {
     if (p.protocol !== "file:") {
       throw new InvalidArgumentError(
         `Path URL '${p.href}' is not a file: URL`,
-        {
-          code: "EINVAL",
-          op,
-          path: p.href,
-        },
+        { code: "EINVAL", op, path: p.href },
       );
     }
     s = fileURLToPath(p);
@@ -56,10 +49,7 @@ export function toAbsolute(p: PathLike, op: string): string {
   } else {
     throw new InvalidArgumentError(
       `Path must be a string or a file: URL, got ${typeof p}`,
-      {
-        code: "EINVAL",
-        op,
-      },
+      { code: "EINVAL", op },
     );
   }
   if (s.length === 0) {
@@ -72,19 +62,49 @@ export function toAbsolute(p: PathLike, op: string): string {
   if (s.includes("\0")) {
     throw new InvalidArgumentError(
       `Path '${s.replaceAll("\0", "\\0")}' contains a NUL byte`,
-      {
-        code: "EINVAL",
-        op,
-        path: s,
-      },
+      { code: "EINVAL", op, path: s },
     );
   }
-  return resolve(s);
+  return s;
 }
 
-/** True when `child` is `parent` itself or lies beneath it (lexically). */
+/**
+ * Splits a path argument. A last component of `.` or `..` is refused with
+ * `InvalidArgumentError` unless `dots` (it names a directory through another
+ * name, never an entry to create, replace or remove).
+ */
+export function locate(p: PathLike, op: string, dots = false): Loc {
+  const s = text(p, op);
+  let abs = s.startsWith("/") ? s : `${cwd()}/${s}`;
+  abs = abs.replace(/\/{2,}/g, "/");
+  let slash = false;
+  while (abs.length > 1 && abs.endsWith("/")) {
+    abs = abs.slice(0, -1);
+    slash = true;
+  }
+  if (abs === "/") return { abs, parent: "/", name: "", slash };
+  const cut = abs.lastIndexOf("/");
+  const parent = cut === 0 ? "/" : abs.slice(0, cut);
+  const name = abs.slice(cut + 1);
+  if (!dots && (name === "." || name === "..")) {
+    throw new InvalidArgumentError(
+      `Refusing to ${op} '${s}': its last component is '${name}', which names ` +
+        `a directory by another name, not an entry of its own`,
+      { code: "EINVAL", op, path: abs },
+    );
+  }
+  return { abs, parent, name, slash };
+}
+
+/** `dir/name` for a directory path and an entry name. */
+export function under(dir: string, name: string): string {
+  if (name === "") return dir;
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
+/** True when `child` is `parent` itself or lies beneath it (by text). */
 export function isWithin(parent: string, child: string): boolean {
   if (parent === child) return true;
-  const p = parent.endsWith(sep) ? parent : parent + sep;
+  const p = parent.endsWith("/") ? parent : parent + "/";
   return child.startsWith(p);
 }

@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { basename, dirname, join } from "./_path.ts";
 import { PermissionError } from "./errors.ts";
 import { sys } from "./_sys.ts";
 
@@ -50,22 +49,32 @@ function symlinkEscape(
   );
 }
 
+function dirname(path: string): string {
+  const cut = path.lastIndexOf("/");
+  return cut <= 0 ? "/" : path.slice(0, cut);
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
 /** Real location of `path`: realPath(parent) + name, or null when unknown. */
-async function resolvedLocation(
+function resolvedLocation(
   path: string,
   followLast: boolean,
-): Promise<string | null> {
+): string | null {
   try {
     if (followLast) {
       try {
-        return await sys.realPath(path);
+        return sys.realPath(path);
       } catch {
         // The path itself may not exist yet: fall back to its parent.
       }
     }
     const parent = dirname(path);
     if (parent === path) return path;
-    return join(await sys.realPath(parent), basename(path));
+    const real = sys.realPath(parent);
+    return real === "/" ? `/${basename(path)}` : `${real}/${basename(path)}`;
   } catch {
     // The parent does not exist (the call will fail with NotFoundError), or we
     // may not read it (the lexical check below reports that flag).
@@ -82,7 +91,7 @@ async function resolvedLocation(
  * @param op The primitive, for the error.
  * @param needs What the call will do, where.
  */
-export async function preflight(op: string, needs: Need[]): Promise<void> {
+export function preflight(op: string, needs: Need[]): void {
   // Granted for every path (--allow-read / --allow-write without a list):
   // nothing to check, and no location can escape it.
   const everywhere = {
@@ -104,7 +113,7 @@ export async function preflight(op: string, needs: Need[]): Promise<void> {
     ...needs.filter((n) => n.kind === "read"),
   ];
   for (const need of ordered) {
-    const real = await resolvedLocation(need.path, need.followLast ?? false);
+    const real = resolvedLocation(need.path, need.followLast ?? false);
     if (real === null || real === need.path) continue;
     if (!granted(need.kind, real)) {
       throw symlinkEscape(op, need.kind, need.path, real);
@@ -123,14 +132,14 @@ export async function preflight(op: string, needs: Need[]): Promise<void> {
  * @param op The primitive, for the error.
  * @param path The link (or a path through links) about to be followed.
  */
-export async function checkFollowedLink(
+export function checkFollowedLink(
   op: string,
   path: string,
-): Promise<void> {
+): void {
   if (sys.permission({ name: "read" }) === "granted") return;
   let real: string;
   try {
-    real = await sys.realPath(path);
+    real = sys.realPath(path);
   } catch {
     return;
   }

@@ -1,64 +1,210 @@
 // Copyright 2026 the safefs authors. MIT license.
 /**
- * No-clobber publishing of a finished directory (a temp tree, or the source
- * itself on one filesystem).
+ * THE publish routine: putting a finished entry (a temp, or the source of a
+ * rename) at its destination name in one atomic step, with the strongest
+ * no-clobber or replacement the filesystem offers.
  *
- * rename(2) onto an existing path refuses atomically in every case but one: a
- * non-empty directory (ENOTEMPTY), a file (ENOTDIR) are never replaced; only an
- * EMPTY directory is. Two ways to close that gap without renameat2:
- * - mkdir the destination first (EEXIST if anyone is there), then rename onto
- *   our own empty directory. Race-free, but a reader can see that empty
- *   directory for an instant: a partial tree.
- * - check that nothing is there, then rename. No reader ever sees a partial
- *   tree; the one race left is a concurrent creator of an EMPTY directory at
- *   the destination in between, which is replaced. Nothing of its data can be
- *   lost (it held none), and a concurrent safefs publisher that made it as its
- *   claim fails with ENOTEMPTY on its own rename, so exactly one wins.
- * A non-empty tree takes the second way (G1 holds strictly). An empty source
- * directory takes the first: the instant of "empty directory" is then its
- * final content.
+ * Replacing (`overwrite`):
+ * - a directory onto a directory: `renameat2(RENAME_EXCHANGE)`: the new tree
+ *   and the old one trade names in one step, so `dest` is never missing and
+ *   never a mix; the old tree is then under the temp name, for the caller
+ *   to remove. Where the filesystem cannot exchange, a plain rename, which
+ *   replaces only an EMPTY directory (ENOTEMPTY otherwise);
+ * - anything else: rename(2).
+ *
+ * Not replacing, strongest first (each tried only where the filesystem has
+ * not refused it before, see `_caps.ts`):
+ * 1. `renameat2(RENAME_NOREPLACE)`: atomic, any type, no hard link needed
+ *    (so `fs.protected_hardlinks` does not get in the way);
+ * 2. files and symlinks: `link(2)` then unlink of the old name: atomic;
+ * 3. an empty directory: `mkdir` of the destination as a claim, then a rename
+ *    onto that empty claim: atomic (a reader may see the empty directory for
+ *    an instant, which is then the whole content);
+ * 4. check then rename: `lstat` finds nothing, then rename(2). The one race
+ *    left is another process creating the destination in between, which
+ *    the rename then replaces. Used only where none of the above exists
+ *    (exFAT, many FUSE and SMB mounts) and reported as `"checked"`.
  *
  * @module
  */
-import { NotFoundError, SafeFsError } from "./errors.ts";
-import { sys } from "./_sys.ts";
+import { type Dir, feat, type Kind, sys } from "./_sys.ts";
+import { type Gen, heavy } from "./_run.ts";
+import { capsOf, isUnsupported } from "./_caps.ts";
+import { SafeFsError } from "./errors.ts";
 
-/** Renames directory `from` to `d`, failing with EEXIST/ENOTEMPTY/ENOTDIR if `d` exists. */
-export async function renameDirNoClobber(
-  from: string,
-  d: string,
-  empty: boolean,
-): Promise<void> {
-  if (empty) {
-    await sys.mkdir(d, 0o700);
-    try {
-      await sys.rename(from, d);
-    } catch (e) {
-      // ENOTEMPTY/EEXIST: someone filled our claim; it is theirs now. Otherwise
-      // remove the claim (if that fails too, its error is the one to report).
-      if (!isOccupied(e)) await sys.rmdir(d);
-      throw e;
-    }
-    return;
-  }
-  try {
-    await sys.lstat(d);
-  } catch (e) {
-    if (!(e instanceof NotFoundError)) throw e;
-    await sys.rename(from, d);
-    return;
-  }
-  throw new SafeFsError(`Cannot publish '${from}' at '${d}': it exists`, {
-    code: "EEXIST",
-    op: "rename",
-    path: from,
-    dest: d,
-  });
+/** How an entry was published. */
+export type PublishMethod =
+  | "rename"
+  | "exchange"
+  | "noreplace"
+  | "link"
+  | "claim"
+  | "checked";
+
+/** What `publish()` did. */
+export interface Published {
+  /** The call that published. */
+  method: PublishMethod;
+  /** With `"exchange"`: the old entry now has the source's name. */
+  exchanged: boolean;
 }
 
-/** True for the errors a rename or link gives when the destination is taken. */
+/** Where an entry goes, and how. */
+export interface PublishPlan {
+  /** The type of what is published. */
+  kind: Kind;
+  /** Replace an existing destination. */
+  overwrite: boolean;
+  /** The destination's device (where capabilities are cached). */
+  dev: number;
+  /** The entry is ours (a temp we made): EPERM from link(2) means no hard links. */
+  ours: boolean;
+  /** A directory with nothing in it (may publish with a claim). */
+  empty?: boolean;
+  /** The destination is a directory now (overwrite: exchange it). */
+  destIsDir?: boolean;
+  /**
+   * With the link method, fsync the destination's directory between the
+   * link and the unlink of the old name, so that no crash loses both (a
+   * move between two directories).
+   */
+  durableLink?: boolean;
+}
+
+function code(e: unknown): string {
+  return e instanceof SafeFsError ? e.code : "";
+}
+
+/** True for the errors a publish gives when the destination is taken. */
 export function isOccupied(e: unknown): boolean {
-  return e instanceof SafeFsError &&
-    (e.code === "EEXIST" || e.code === "ENOTEMPTY" || e.code === "ENOTDIR" ||
-      e.code === "EISDIR");
+  const c = code(e);
+  return c === "EEXIST" || c === "ENOTEMPTY" || c === "ENOTDIR" ||
+    c === "EISDIR";
+}
+
+function taken(
+  fromDir: Dir,
+  from: string,
+  toDir: Dir,
+  to: string,
+): SafeFsError {
+  return new SafeFsError(
+    `Cannot publish '${fromDir.path}/${from}' at '${toDir.path}/${to}': it exists`,
+    {
+      code: "EEXIST",
+      op: "publish",
+      path: `${fromDir.path}/${from}`,
+      dest: `${toDir.path}/${to}`,
+    },
+  );
+}
+
+/**
+ * Publishes `from` (in `fromDir`) as `to` (in `toDir`, the same filesystem).
+ * Throws the seam's error when the destination is taken (EEXIST,
+ * ENOTEMPTY, ...: see {@linkcode isOccupied}); any other error leaves
+ * `from` where it was.
+ */
+export function* publish(
+  fromDir: Dir,
+  from: string,
+  toDir: Dir,
+  to: string,
+  plan: PublishPlan,
+): Gen<Published> {
+  const caps = capsOf(plan.dev);
+  if (plan.overwrite) {
+    if (
+      plan.kind === "dir" && plan.destIsDir && feat.renameFlags &&
+      caps.exchange !== false
+    ) {
+      try {
+        sys.renameAt(fromDir, from, toDir, to, "exchange");
+        caps.exchange = true;
+        return { method: "exchange", exchanged: true };
+      } catch (e) {
+        if (isUnsupported(e)) caps.exchange = false;
+        else if (code(e) !== "ENOENT") throw e;
+        // Unsupported, or the destination went away: a plain rename.
+      }
+    }
+    sys.renameAt(fromDir, from, toDir, to, "replace");
+    return { method: "rename", exchanged: false };
+  }
+
+  if (feat.renameFlags && caps.noReplace !== false) {
+    try {
+      sys.renameAt(fromDir, from, toDir, to, "noreplace");
+      caps.noReplace = true;
+      return { method: "noreplace", exchanged: false };
+    } catch (e) {
+      if (!isUnsupported(e)) throw e;
+      caps.noReplace = false;
+    }
+  }
+
+  if (plan.kind !== "dir" && caps.link !== false) {
+    let linked = false;
+    try {
+      sys.linkAt(fromDir, from, toDir, to);
+      linked = true;
+    } catch (e) {
+      const c = code(e);
+      if (c === "EEXIST") throw e;
+      const noLinks = isUnsupported(e) || c === "EPERM" || c === "EMLINK";
+      if (!noLinks) throw e;
+      // EPERM on an entry of our own: the filesystem has no hard links.
+      // On someone else's file it may be fs.protected_hardlinks: fall back
+      // without concluding anything about the filesystem.
+      if (plan.ours || c !== "EPERM") caps.link = false;
+    }
+    if (linked) {
+      caps.link = true;
+      try {
+        if (plan.durableLink) {
+          yield* heavy(() => sys.fsync(toDir), () => sys.fsyncAsync(toDir));
+        }
+        sys.unlinkAt(fromDir, from);
+      } catch (e) {
+        // Our temp is now a second name of the destination: published
+        // all the same (sweep() finds the extra name). Someone else's
+        // entry: undo the link, so that nothing changed, and fail.
+        if (plan.ours) return { method: "link", exchanged: false };
+        try {
+          sys.unlinkAt(toDir, to);
+        } catch {
+          // Both names stay: nothing is lost.
+        }
+        throw e;
+      }
+      return { method: "link", exchanged: false };
+    }
+  }
+
+  if (plan.kind === "dir" && plan.empty) {
+    sys.mkdirAt(toDir, to, 0o700);
+    try {
+      sys.renameAt(fromDir, from, toDir, to, "replace");
+    } catch (e) {
+      // Someone filled our claim: it is theirs now. Otherwise remove it.
+      if (!isOccupied(e)) {
+        try {
+          sys.rmdirAt(toDir, to);
+        } catch {
+          // Left empty; the rename's error is the one to report.
+        }
+      }
+      throw e;
+    }
+    return { method: "claim", exchanged: false };
+  }
+
+  try {
+    sys.statAt(toDir, to, false);
+  } catch (e) {
+    if (code(e) !== "ENOENT") throw e;
+    sys.renameAt(fromDir, from, toDir, to, "replace");
+    return { method: "checked", exchanged: false };
+  }
+  throw taken(fromDir, from, toDir, to);
 }

@@ -1,125 +1,84 @@
 // Copyright 2026 the safefs authors. MIT license.
 /**
- * THE filesystem boundary of safefs. Every filesystem call the library makes goes
- * through `sys` below; primitives never call `Deno.*` file APIs themselves.
+ * THE filesystem boundary of safefs. Every filesystem call the library makes
+ * goes through `sys` below; primitives never call `Deno.*` file APIs or FFI
+ * symbols themselves.
  *
- * Two layers:
- * - `backend`: the raw calls (Deno today; a libc/FFI backend later). Tests may
- *   replace single methods of it (e.g. corrupt what `write` writes).
- * - `sys`: what primitives call. It runs the hook installed by tests (fault
- *   injection at call N, recording of call sequences for the crash model), calls
- *   the backend, and turns any failure into a typed `SafeFsError` carrying the
- *   errno name, the call and its paths.
+ * - The calls speak in (directory, name) pairs (see `_sys_types.ts`).
+ * - Two backends implement them: `ffi` (libc through Deno FFI, Linux; chosen
+ *   when `--allow-ffi` is granted) and `path` (Deno's path calls with
+ *   identity checks). `SAFEFS_BACKEND=path|ffi` forces one (read only when
+ *   `--allow-env` grants it). `backendInfo()` says which one runs and why.
+ * - `sys` runs the hook installed by tests before every call (fault
+ *   injection at call N, recording for the crash model; the hook may return
+ *   a function that learns the call's outcome), calls the backend, and turns
+ *   any failure into a typed `SafeFsError` carrying the errno name, the call
+ *   and its paths.
  *
  * @module
  */
 import process from "node:process";
 import { toSafeFsError } from "./_errno.ts";
+import type {
+  Backend,
+  BackendFeatures,
+  Dir,
+  DirEntry,
+  File,
+  FsInfo,
+  Handle,
+  OpenFlags,
+  RenameHow,
+  SeekWhence,
+  Stat,
+  Timespec,
+} from "./_sys_types.ts";
+import { createPathBackend } from "./_sys_path.ts";
+import { createFfiBackend } from "./_sys_ffi.ts";
 
-/** What `stat`/`lstat` return. */
-export type FileInfo = Deno.FileInfo;
-/** An open file. */
-export type Handle = Deno.FsFile;
-/** A directory entry. */
-export type DirEntry = Deno.DirEntry;
+export type {
+  Backend,
+  BackendFeatures,
+  Dir,
+  DirEntry,
+  File,
+  FsInfo,
+  Handle,
+  Kind,
+  OpenFlags,
+  RenameHow,
+  SeekWhence,
+  Stat,
+  Timespec,
+} from "./_sys_types.ts";
 
-/** One call through the seam, as seen by a hook. */
+/** One call through the seam, as a hook sees it. */
 export interface SysCall {
-  /** The call's name, e.g. `"rename"`, `"fsync"`, `"fsyncDir"`. */
+  /** The seam method, e.g. `"renameAt"`, `"fsync"`, `"mkdirAt"`. */
   op: string;
-  /** Its path (for handle calls: the path the handle was opened with). */
+  /** The path it acts on: a directory's path plus the name, or a handle's path. */
   path?: string;
-  /** Its second path (rename, link, symlink target, copyFile destination). */
+  /** The second path (renameAt, linkAt) or a symlink's target (symlinkAt). */
   dest?: string;
+  /**
+   * Details: renameAt's `"replace"|"noreplace"|"exchange"`; openAt's
+   * `"create"`, `"write"` or `"read"`; fsync's `"dir"` or `"file"`.
+   */
+  how?: string;
+  /** The mode of mkdirAt, openAt with create, and chmod. */
+  mode?: number;
 }
 
 /**
- * Called before every seam call. Throwing from it makes that call fail with the
- * thrown error (classified exactly like a real one).
+ * Runs before every seam call. Throwing makes the call fail with that error
+ * (classified like a real one). It may return a function, called after the
+ * call with `null` on success or the `SafeFsError` it failed with.
  */
-export type SysHook = (call: SysCall) => void;
-
-/** The raw calls. Replaceable per method by tests. */
-export const backend = {
-  lstat: (p: string): Promise<FileInfo> => Deno.lstat(p),
-  stat: (p: string): Promise<FileInfo> => Deno.stat(p),
-  realPath: (p: string): Promise<string> => Deno.realPath(p),
-  open: (p: string, o: Deno.OpenOptions): Promise<Handle> => Deno.open(p, o),
-  fstat: (h: Handle): Promise<FileInfo> => h.stat(),
-  read: (h: Handle, buf: Uint8Array): Promise<number | null> => h.read(buf),
-  write: (h: Handle, buf: Uint8Array): Promise<number> => h.write(buf),
-  fsync: (h: Handle): Promise<void> => h.sync(),
-  futime: (h: Handle, atime: Date, mtime: Date): Promise<void> =>
-    h.utime(atime, mtime),
-  close: (h: Handle): void => h.close(),
-  rename: (a: string, b: string): Promise<void> => Deno.rename(a, b),
-  /** copy_file_range in the kernel; path based, follows symlinks at both ends. */
-  copyFile: (a: string, b: string): Promise<void> => Deno.copyFile(a, b),
-  link: (a: string, b: string): Promise<void> => Deno.link(a, b),
-  symlink: (target: string, p: string): Promise<void> =>
-    Deno.symlink(target, p),
-  readLink: (p: string): Promise<string> => Deno.readLink(p),
-  unlink: (p: string): Promise<void> => Deno.remove(p),
-  rmdir: (p: string): Promise<void> => Deno.remove(p),
-  mkdir: (p: string, mode?: number): Promise<void> =>
-    Deno.mkdir(p, mode === undefined ? undefined : { mode }),
-  readDir: async (p: string): Promise<DirEntry[]> => {
-    const out: DirEntry[] = [];
-    for await (const e of Deno.readDir(p)) out.push(e);
-    return out;
-  },
-  chmod: (p: string, mode: number): Promise<void> => Deno.chmod(p, mode),
-  chown: (p: string, uid: number | null, gid: number | null): Promise<void> =>
-    Deno.chown(p, uid, gid),
-  utime: (p: string, atime: Date, mtime: Date): Promise<void> =>
-    Deno.utime(p, atime, mtime),
-  fsyncDir: async (p: string): Promise<void> => {
-    const d = await Deno.open(p, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  },
-  lstatSync: (p: string): FileInfo => Deno.lstatSync(p),
-  statSync: (p: string): FileInfo => Deno.statSync(p),
-  openSync: (p: string, o: Deno.OpenOptions): Handle => Deno.openSync(p, o),
-  fstatSync: (h: Handle): FileInfo => h.statSync(),
-  readSync: (h: Handle, buf: Uint8Array): number | null => h.readSync(buf),
-  writeSync: (h: Handle, buf: Uint8Array): number => h.writeSync(buf),
-  futimeSync: (h: Handle, atime: Date, mtime: Date): void =>
-    h.utimeSync(atime, mtime),
-  chownSync: (p: string, uid: number | null, gid: number | null): void =>
-    Deno.chownSync(p, uid, gid),
-  utimeSync: (p: string, atime: Date, mtime: Date): void =>
-    Deno.utimeSync(p, atime, mtime),
-  /**
-   * Creates `p` exclusively (O_EXCL) with `data`, in one call off-thread. No
-   * `mode` on purpose: with one, Deno.writeFile fchmods the file to exactly
-   * that mode after creating it, ignoring the umask.
-   */
-  createFile: (p: string, data: Uint8Array): Promise<void> =>
-    Deno.writeFile(p, data, { createNew: true }),
-  readDirSync: (p: string): DirEntry[] => Array.from(Deno.readDirSync(p)),
-  unlinkSync: (p: string): void => Deno.removeSync(p),
-  rmdirSync: (p: string): void => Deno.removeSync(p),
-  renameSync: (a: string, b: string): void => Deno.renameSync(a, b),
-  chmodSync: (p: string, mode: number): void => Deno.chmodSync(p, mode),
-  permission: (desc: Deno.PermissionDescriptor): Deno.PermissionState =>
-    Deno.permissions.querySync(desc).state,
-  umask: (): number => {
-    // Deno.umask() is unstable; node:process.umask() reads it without changing it.
-    return nodeUmask();
-  },
-  removeTree: (p: string): Promise<void> => Deno.remove(p, { recursive: true }),
-};
-
-function nodeUmask(): number {
-  return process.umask();
-}
+export type SysHook = (call: SysCall) => void | AfterCall;
+/** What a hook learns once a call has finished. */
+export type AfterCall = (error: unknown) => void;
 
 let hook: SysHook | null = null;
-const handlePaths = new WeakMap<Handle, string>();
 
 /**
  * Installs a hook that runs before every seam call (tests only). Returns a
@@ -133,169 +92,367 @@ export function setSysHook(h: SysHook | null): () => void {
   };
 }
 
-function enter(op: string, path?: string, dest?: string): void {
-  if (hook !== null) {
-    const call: SysCall = { op };
-    if (path !== undefined) call.path = path;
-    if (dest !== undefined) call.dest = dest;
-    hook(call);
+// --- backend choice ---------------------------------------------------------
+
+/** Why the ffi backend is not the one running (undefined when it is). */
+let ffiReason: string | undefined;
+
+function envBackend(): string | undefined {
+  try {
+    const q = Deno.permissions.querySync({
+      name: "env",
+      variable: "SAFEFS_BACKEND",
+    });
+    if (q.state !== "granted") return undefined;
+    return Deno.env.get("SAFEFS_BACKEND") || undefined;
+  } catch {
+    return undefined;
   }
 }
 
-async function run<T>(
+function choose(): Backend {
+  const forced = envBackend();
+  if (forced !== undefined && forced !== "ffi" && forced !== "path") {
+    throw new Error(
+      `SAFEFS_BACKEND must be "ffi" or "path", not '${forced}'`,
+    );
+  }
+  if (forced === "path") {
+    ffiReason = "SAFEFS_BACKEND=path";
+    return createPathBackend();
+  }
+  const ffi = createFfiBackend();
+  if (typeof ffi !== "string") return ffi;
+  ffiReason = ffi;
+  if (forced === "ffi") {
+    throw new Error(
+      `SAFEFS_BACKEND=ffi, but the ffi backend is unavailable: ${ffi}`,
+    );
+  }
+  return createPathBackend();
+}
+
+const B: Backend = choose();
+
+/** The running backend's static features. */
+export const feat: Readonly<BackendFeatures> = Object.freeze({ ...B.features });
+
+/** The backend's static features, and why ffi is not running when it is not. */
+export function features(): BackendFeatures & { reason?: string } {
+  return ffiReason === undefined
+    ? { ...B.features }
+    : { ...B.features, reason: ffiReason };
+}
+
+// --- the wrapper --------------------------------------------------------------
+
+function at(dir: Dir, name: string): string {
+  return dir.path === "/" ? `/${name}` : `${dir.path}/${name}`;
+}
+
+function enter(call: SysCall): AfterCall | undefined {
+  const r = hook!(call);
+  return typeof r === "function" ? r : undefined;
+}
+
+function fail(
+  e: unknown,
   op: string,
   path: string | undefined,
   dest: string | undefined,
+  after: AfterCall | undefined,
+): unknown {
+  const err = toSafeFsError(e, { op, path, dest });
+  after?.(err);
+  return err;
+}
+
+/** Runs a synchronous backend call under the hook and error mapping. */
+function run<T>(call: () => SysCall, f: () => T): T {
+  let after: AfterCall | undefined;
+  try {
+    if (hook !== null) after = enter(call());
+    const r = f();
+    after?.(null);
+    return r;
+  } catch (e) {
+    const c = call();
+    throw fail(e, c.op, c.path, c.dest, after);
+  }
+}
+
+/** Runs an asynchronous backend call under the hook and error mapping. */
+async function runAsync<T>(
+  call: () => SysCall,
   f: () => Promise<T>,
 ): Promise<T> {
+  let after: AfterCall | undefined;
   try {
-    enter(op, path, dest);
-    return await f();
+    if (hook !== null) after = enter(call());
+    const r = await f();
+    after?.(null);
+    return r;
   } catch (e) {
-    throw toSafeFsError(e, { op, path, dest });
+    const c = call();
+    throw fail(e, c.op, c.path, c.dest, after);
   }
 }
 
-function runSync<T>(
-  op: string,
-  path: string | undefined,
-  dest: string | undefined,
-  f: () => T,
-): T {
-  try {
-    enter(op, path, dest);
-    return f();
-  } catch (e) {
-    throw toSafeFsError(e, { op, path, dest });
-  }
-}
-
-function hp(h: Handle): string | undefined {
-  return handlePaths.get(h);
+function hw(h: Handle): string {
+  return h.type === "dir" ? "dir" : "file";
 }
 
 /** The seam every primitive calls. Failures are `SafeFsError`s. */
 export const sys = {
-  lstat: (p: string): Promise<FileInfo> =>
-    run("lstat", p, undefined, () => backend.lstat(p)),
-  stat: (p: string): Promise<FileInfo> =>
-    run("stat", p, undefined, () => backend.stat(p)),
-  realPath: (p: string): Promise<string> =>
-    run("realPath", p, undefined, () => backend.realPath(p)),
-  open: (p: string, o: Deno.OpenOptions): Promise<Handle> =>
-    run("open", p, undefined, async () => {
-      const h = await backend.open(p, o);
-      handlePaths.set(h, p);
-      return h;
-    }),
-  fstat: (h: Handle): Promise<FileInfo> =>
-    run("fstat", hp(h), undefined, () => backend.fstat(h)),
-  read: (h: Handle, buf: Uint8Array): Promise<number | null> =>
-    run("read", hp(h), undefined, () => backend.read(h, buf)),
-  /** Writes all of `buf` (looping over short writes). */
-  writeAll: (h: Handle, buf: Uint8Array): Promise<void> =>
-    run("write", hp(h), undefined, async () => {
+  /** Opens the directory at an absolute path (see `Backend.openDir`). */
+  openDir: (path: string, follow: boolean): Dir =>
+    run(
+      () => ({ op: "openDir", path, how: follow ? "follow" : "nofollow" }),
+      () => B.openDir(path, follow),
+    ),
+  /** Opens directory `name` in `dir`, never following a symlink; `".."` climbs. */
+  openDirAt: (dir: Dir, name: string): Dir =>
+    run(
+      () => ({ op: "openDirAt", path: at(dir, name) }),
+      () => B.openDirAt(dir, name),
+    ),
+  /** openat2 RESOLVE_BENEATH|NO_SYMLINKS (only where `features().beneath`). */
+  openDirBeneath: (root: Dir, rel: string): Dir =>
+    run(
+      () => ({ op: "openDirBeneath", path: at(root, rel) }),
+      () => B.openDirBeneath(root, rel),
+    ),
+  /** fstat. */
+  fstat: (h: Handle): Stat =>
+    run(() => ({ op: "fstat", path: h.path }), () => B.fstat(h)),
+  /** fstatat; never follows a symlink at `name` unless `follow`. */
+  statAt: (dir: Dir, name: string, follow = false): Stat =>
+    run(
+      () => ({
+        op: "statAt",
+        path: at(dir, name),
+        how: follow ? "follow" : "nofollow",
+      }),
+      () => B.statAt(dir, name, follow),
+    ),
+  /** The entries of a directory (no `.`/`..`), unsorted. */
+  list: (dir: Dir): DirEntry[] =>
+    run(() => ({ op: "list", path: dir.path }), () => B.list(dir)),
+  /** Opens `name` in `dir` as a file, never following a symlink. */
+  openAt: (dir: Dir, name: string, flags: OpenFlags): File =>
+    run(
+      () => ({
+        op: "openAt",
+        path: at(dir, name),
+        how: flags.create ? "create" : flags.write ? "write" : "read",
+        ...(flags.create ? { mode: flags.mode ?? 0o666 } : {}),
+      }),
+      () => B.openAt(dir, name, flags),
+    ),
+  /** mkdirat. */
+  mkdirAt: (dir: Dir, name: string, mode: number): void =>
+    run(
+      () => ({ op: "mkdirAt", path: at(dir, name), mode }),
+      () => B.mkdirAt(dir, name, mode),
+    ),
+  /** Removes a non-directory (never a directory). */
+  unlinkAt: (dir: Dir, name: string): void =>
+    run(
+      () => ({ op: "unlinkAt", path: at(dir, name) }),
+      () => B.unlinkAt(dir, name),
+    ),
+  /** Removes an empty directory (never a non-directory). */
+  rmdirAt: (dir: Dir, name: string): void =>
+    run(
+      () => ({ op: "rmdirAt", path: at(dir, name) }),
+      () => B.rmdirAt(dir, name),
+    ),
+  /** renameat2. */
+  renameAt: (
+    fromDir: Dir,
+    fromName: string,
+    toDir: Dir,
+    toName: string,
+    how: RenameHow,
+  ): void =>
+    run(
+      () => ({
+        op: "renameAt",
+        path: at(fromDir, fromName),
+        dest: at(toDir, toName),
+        how,
+      }),
+      () => B.renameAt(fromDir, fromName, toDir, toName, how),
+    ),
+  /** linkat (EEXIST when `toName` exists). */
+  linkAt: (fromDir: Dir, fromName: string, toDir: Dir, toName: string): void =>
+    run(
+      () => ({
+        op: "linkAt",
+        path: at(fromDir, fromName),
+        dest: at(toDir, toName),
+      }),
+      () => B.linkAt(fromDir, fromName, toDir, toName),
+    ),
+  /** symlinkat. */
+  symlinkAt: (target: string, dir: Dir, name: string): void =>
+    run(
+      () => ({ op: "symlinkAt", path: at(dir, name), dest: target }),
+      () => B.symlinkAt(target, dir, name),
+    ),
+  /** readlinkat. */
+  readLinkAt: (dir: Dir, name: string): string =>
+    run(
+      () => ({ op: "readLinkAt", path: at(dir, name) }),
+      () => B.readLinkAt(dir, name),
+    ),
+  /** fchmod. */
+  chmod: (h: Handle, mode: number): void =>
+    run(
+      () => ({ op: "chmod", path: h.path, how: hw(h), mode }),
+      () => B.chmod(h, mode),
+    ),
+  /** fchmodat: follows a symlink at `name` (see `Backend.chmodAt`). */
+  chmodAt: (dir: Dir, name: string, mode: number): void =>
+    run(
+      () => ({ op: "chmodAt", path: at(dir, name), mode }),
+      () => B.chmodAt(dir, name, mode),
+    ),
+  /** faccessat(dir, ".", mode, AT_EACCESS). */
+  accessDir: (dir: Dir, mode: number): void =>
+    run(
+      () => ({ op: "accessDir", path: dir.path }),
+      () => B.accessDir(dir, mode),
+    ),
+  /** fchown. */
+  chown: (h: Handle, uid: number, gid: number): void =>
+    run(
+      () => ({ op: "chown", path: h.path, how: hw(h) }),
+      () => B.chown(h, uid, gid),
+    ),
+  /** futimens. */
+  utimes: (h: Handle, atime: Timespec, mtime: Timespec): void =>
+    run(
+      () => ({ op: "utimes", path: h.path, how: hw(h) }),
+      () => B.utimes(h, atime, mtime),
+    ),
+  /** The owner of a symlink itself. */
+  lchownAt: (dir: Dir, name: string, uid: number, gid: number): void =>
+    run(
+      () => ({ op: "lchownAt", path: at(dir, name) }),
+      () => B.lchownAt(dir, name, uid, gid),
+    ),
+  /** The times of a symlink itself. */
+  lutimesAt: (dir: Dir, name: string, atime: Timespec, mtime: Timespec): void =>
+    run(
+      () => ({ op: "lutimesAt", path: at(dir, name) }),
+      () => B.lutimesAt(dir, name, atime, mtime),
+    ),
+  /** pread. */
+  read: (f: File, buf: Uint8Array, pos: number): number =>
+    run(() => ({ op: "read", path: f.path }), () => B.read(f, buf, pos)),
+  /** pread, off the main thread. */
+  readAsync: (f: File, buf: Uint8Array, pos: number): Promise<number> =>
+    runAsync(
+      () => ({ op: "read", path: f.path }),
+      () => B.readAsync(f, buf, pos),
+    ),
+  /** Writes all of `buf` at `pos` (looping over short writes). */
+  writeAll: (f: File, buf: Uint8Array, pos: number): void =>
+    run(() => ({ op: "write", path: f.path }), () => {
       let off = 0;
-      while (off < buf.length) off += await backend.write(h, buf.subarray(off));
+      while (off < buf.length) {
+        off += B.write(f, buf.subarray(off), pos + off);
+      }
     }),
-  fsync: (h: Handle): Promise<void> =>
-    run("fsync", hp(h), undefined, () => backend.fsync(h)),
-  futime: (h: Handle, atime: Date, mtime: Date): Promise<void> =>
-    run("futime", hp(h), undefined, () => backend.futime(h, atime, mtime)),
-  /** Closes a handle; never throws (a failed close of a read handle loses nothing). */
+  /** `writeAll`, off the main thread. */
+  writeAllAsync: (f: File, buf: Uint8Array, pos: number): Promise<void> =>
+    runAsync(() => ({ op: "write", path: f.path }), async () => {
+      let off = 0;
+      while (off < buf.length) {
+        off += await B.writeAsync(f, buf.subarray(off), pos + off);
+      }
+    }),
+  /** ftruncate. */
+  truncate: (f: File, len: number): void =>
+    run(() => ({ op: "truncate", path: f.path }), () => B.truncate(f, len)),
+  /** lseek SEEK_DATA/SEEK_HOLE; -1 when there is no more data. */
+  seek: (f: File, pos: number, whence: SeekWhence): number =>
+    run(
+      () => ({ op: "seek", path: f.path, how: whence }),
+      () => B.seek(f, pos, whence),
+    ),
+  /** copy_file_range; 0 at the end of `from`. */
+  copyRange: (
+    from: File,
+    fromPos: number,
+    to: File,
+    toPos: number,
+    len: number,
+  ): number =>
+    run(
+      () => ({ op: "copyRange", path: from.path, dest: to.path }),
+      () => B.copyRange(from, fromPos, to, toPos, len),
+    ),
+  /** copy_file_range, off the main thread. */
+  copyRangeAsync: (
+    from: File,
+    fromPos: number,
+    to: File,
+    toPos: number,
+    len: number,
+  ): Promise<number> =>
+    runAsync(
+      () => ({ op: "copyRange", path: from.path, dest: to.path }),
+      () => B.copyRangeAsync(from, fromPos, to, toPos, len),
+    ),
+  /** fsync of a file or directory. */
+  fsync: (h: Handle): void =>
+    run(() => ({ op: "fsync", path: h.path, how: hw(h) }), () => B.fsync(h)),
+  /** fsync, off the main thread. */
+  fsyncAsync: (h: Handle): Promise<void> =>
+    runAsync(
+      () => ({ op: "fsync", path: h.path, how: hw(h) }),
+      () => B.fsyncAsync(h),
+    ),
+  /** syncfs of the filesystem holding `h`. */
+  syncfs: (h: Handle): void =>
+    run(() => ({ op: "syncfs", path: h.path }), () => B.syncfs(h)),
+  /** syncfs, off the main thread. */
+  syncfsAsync: (h: Handle): Promise<void> =>
+    runAsync(() => ({ op: "syncfs", path: h.path }), () => B.syncfsAsync(h)),
+  /** flock(LOCK_EX|LOCK_NB): false when someone else holds it. */
+  lock: (h: Handle): boolean =>
+    run(() => ({ op: "lock", path: h.path }), () => B.lock(h)),
+  /** Closes; never throws, never hooked. */
   close: (h: Handle): void => {
     try {
-      backend.close(h);
+      B.close(h);
     } catch {
-      // Already closed, or the fd was invalid: nothing to do.
+      // Nothing to do: a failed close of a descriptor loses nothing we keep.
     }
   },
-  rename: (a: string, b: string): Promise<void> =>
-    run("rename", a, b, () => backend.rename(a, b)),
-  link: (a: string, b: string): Promise<void> =>
-    run("link", a, b, () => backend.link(a, b)),
-  copyFile: (a: string, b: string): Promise<void> =>
-    run("copyFile", a, b, () => backend.copyFile(a, b)),
-  symlink: (target: string, p: string): Promise<void> =>
-    run("symlink", p, target, () => backend.symlink(target, p)),
-  readLink: (p: string): Promise<string> =>
-    run("readLink", p, undefined, () => backend.readLink(p)),
-  unlink: (p: string): Promise<void> =>
-    run("unlink", p, undefined, () => backend.unlink(p)),
-  rmdir: (p: string): Promise<void> =>
-    run("rmdir", p, undefined, () => backend.rmdir(p)),
-  mkdir: (p: string, mode?: number): Promise<void> =>
-    run("mkdir", p, undefined, () => backend.mkdir(p, mode)),
-  readDir: (p: string): Promise<DirEntry[]> =>
-    run("readDir", p, undefined, () => backend.readDir(p)),
-  chmod: (p: string, mode: number): Promise<void> =>
-    run("chmod", p, undefined, () => backend.chmod(p, mode)),
-  chown: (p: string, uid: number | null, gid: number | null): Promise<void> =>
-    run("chown", p, undefined, () => backend.chown(p, uid, gid)),
-  utime: (p: string, atime: Date, mtime: Date): Promise<void> =>
-    run("utime", p, undefined, () => backend.utime(p, atime, mtime)),
-  fsyncDir: (p: string): Promise<void> =>
-    run("fsyncDir", p, undefined, () => backend.fsyncDir(p)),
-  lstatSync: (p: string): FileInfo =>
-    runSync("lstat", p, undefined, () => backend.lstatSync(p)),
-  statSync: (p: string): FileInfo =>
-    runSync("stat", p, undefined, () => backend.statSync(p)),
-  openSync: (p: string, o: Deno.OpenOptions): Handle =>
-    runSync("open", p, undefined, () => {
-      const h = backend.openSync(p, o);
-      handlePaths.set(h, p);
-      return h;
-    }),
-  fstatSync: (h: Handle): FileInfo =>
-    runSync("fstat", hp(h), undefined, () => backend.fstatSync(h)),
-  readSync: (h: Handle, buf: Uint8Array): number | null =>
-    runSync("read", hp(h), undefined, () => backend.readSync(h, buf)),
-  /** Writes all of `buf` (looping over short writes). */
-  writeAllSync: (h: Handle, buf: Uint8Array): void =>
-    runSync("write", hp(h), undefined, () => {
-      let off = 0;
-      while (off < buf.length) off += backend.writeSync(h, buf.subarray(off));
-    }),
-  futimeSync: (h: Handle, atime: Date, mtime: Date): void =>
-    runSync(
-      "futime",
-      hp(h),
-      undefined,
-      () => backend.futimeSync(h, atime, mtime),
-    ),
-  chownSync: (p: string, uid: number | null, gid: number | null): void =>
-    runSync("chown", p, undefined, () => backend.chownSync(p, uid, gid)),
-  utimeSync: (p: string, atime: Date, mtime: Date): void =>
-    runSync("utime", p, undefined, () => backend.utimeSync(p, atime, mtime)),
-  /**
-   * Creates `p` exclusively (it must not exist; a symlink there is not
-   * followed) holding `data`: open, write and close in one call on Deno's
-   * thread pool. Its mode is 0o666 less the umask. Not fsynced.
-   */
-  createFile: (p: string, data: Uint8Array): Promise<void> =>
-    run("createFile", p, undefined, () => backend.createFile(p, data)),
-  readDirSync: (p: string): DirEntry[] =>
-    runSync("readDir", p, undefined, () => backend.readDirSync(p)),
-  unlinkSync: (p: string): void =>
-    runSync("unlink", p, undefined, () => backend.unlinkSync(p)),
-  rmdirSync: (p: string): void =>
-    runSync("rmdir", p, undefined, () => backend.rmdirSync(p)),
-  renameSync: (a: string, b: string): void =>
-    runSync("rename", a, b, () => backend.renameSync(a, b)),
-  chmodSync: (p: string, mode: number): void =>
-    runSync("chmod", p, undefined, () => backend.chmodSync(p, mode)),
+  /** fstatfs; null where the backend cannot tell. Not hooked. */
+  fsInfo: (h: Handle): FsInfo | null => {
+    try {
+      return B.fsInfo(h);
+    } catch {
+      return null;
+    }
+  },
+  /** realpath(3). */
+  realPath: (path: string): string =>
+    run(() => ({ op: "realPath", path }), () => B.realPath(path)),
+  /** The effective user ID (null when unknown). Not hooked. */
+  euid: (): number | null => B.euid(),
   /** Deno's permission state for `desc` (no prompt, no side effect). Not hooked. */
-  permission: (desc: Deno.PermissionDescriptor): Deno.PermissionState =>
-    backend.permission(desc),
-  /** The process umask. Not hooked. */
-  umask: (): number => backend.umask(),
-  /**
-   * Removes the directory `p` and everything in it, off the main thread
-   * (Rust's `remove_dir_all`: `openat(O_NOFOLLOW|O_DIRECTORY)` + `unlinkat`,
-   * so symlinks are never followed and a symlink at `p` is only unlinked).
-   * It DOES descend into mount points: use it only on a directory whose
-   * listing showed no subdirectory. Used by `remove()` for leaf directories.
-   */
-  removeTree: (p: string): Promise<void> =>
-    run("removeTree", p, undefined, () => backend.removeTree(p)),
+  permission: (desc: Deno.PermissionDescriptor): Deno.PermissionState => {
+    try {
+      return Deno.permissions.querySync(desc).state;
+    } catch {
+      return "denied";
+    }
+  },
+  /** The process umask (node:process reads it without changing it). Not hooked. */
+  umask: (): number => process.umask(),
 };

@@ -66,7 +66,20 @@ export interface Stat {
   mtimeNsec: number;
   ctimeSec: number;
   ctimeNsec: number;
+  /**
+   * `statx` attribute flags: {@linkcode ATTR_IMMUTABLE}, {@linkcode ATTR_APPEND},
+   * {@linkcode ATTR_MOUNT_ROOT} (0 where the backend or filesystem does not
+   * report them).
+   */
+  attrs: number;
 }
+
+/** `Stat.attrs`: the file cannot be changed, renamed or unlinked (chattr +i). */
+export const ATTR_IMMUTABLE = 0x10;
+/** `Stat.attrs`: the file can only be appended to, not renamed or unlinked (chattr +a). */
+export const ATTR_APPEND = 0x20;
+/** `Stat.attrs`: the entry is the root of a mount (bind mounts of the same filesystem included). */
+export const ATTR_MOUNT_ROOT = 0x2000;
 
 /** One entry of a directory listing. */
 export interface DirEntry {
@@ -96,7 +109,7 @@ export interface File {
 /** A directory or a file. */
 export type Handle = Dir | File;
 
-/** How `openAt` opens. Always also O_NOFOLLOW, O_CLOEXEC, O_NOCTTY. */
+/** How `openAt` opens. Always also O_CLOEXEC, O_NOCTTY, and O_NOFOLLOW unless `follow`. */
 export interface OpenFlags {
   /** Open for reading. Read-only opens are also O_NONBLOCK: a FIFO never blocks. */
   read?: boolean;
@@ -106,6 +119,12 @@ export interface OpenFlags {
   create?: boolean;
   /** Mode of a created file (the umask applies). Default 0o666. */
   mode?: number;
+  /**
+   * Follow a symlink at `name` (no O_NOFOLLOW). Only for copies that follow
+   * links on purpose (`dereference`); the caller checks the opened file's
+   * identity against what it planned.
+   */
+  follow?: boolean;
 }
 
 /**
@@ -127,6 +146,8 @@ export interface FsInfo {
   magic: number;
   /** Its common name when known ("ext4", "tmpfs", "xfs", "btrfs", "overlay", "fuse", "nfs", ...), else "unknown". */
   name: string;
+  /** Mounted read-only (`f_flags & ST_RDONLY`). */
+  readOnly: boolean;
 }
 
 /** Static facts about a backend (what the kernel and runtime offer). */
@@ -207,6 +228,19 @@ export interface Backend {
   readLinkAt(dir: Dir, name: string): string;
   /** fchmod. */
   chmod(h: Handle, mode: number): void;
+  /**
+   * fchmodat(dir, name, mode, 0). It FOLLOWS a symlink at `name` (Linux
+   * cannot chmod a symlink): callers check the entry is a directory first
+   * and use it only to add owner permissions to a directory of theirs that
+   * they cannot open.
+   */
+  chmodAt(dir: Dir, name: string, mode: number): void;
+  /**
+   * faccessat(dir, ".", mode, AT_EACCESS): throws (EACCES, EROFS, ...) unless
+   * the effective user may access the directory itself with `mode` (a mask of
+   * R_OK=4, W_OK=2, X_OK=1).
+   */
+  accessDir(dir: Dir, mode: number): void;
   /** fchown (`-1` leaves one unchanged). */
   chown(h: Handle, uid: number, gid: number): void;
   /** futimens. */
@@ -270,6 +304,8 @@ export interface Backend {
   fsInfo(h: Handle): FsInfo | null;
   /** realpath(3) of an absolute path. */
   realPath(path: string): string;
+  /** The effective user ID, or null where the backend cannot tell without a permission. */
+  euid(): number | null;
 }
 
 /**

@@ -22,7 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { basename, join, resolve } from "./_path.ts";
+import { basename, join, resolve } from "node:path";
 import { VERSION } from "./_version.ts";
 import { sys } from "./_sys.ts";
 import { move } from "./move.ts";
@@ -31,7 +31,7 @@ import { remove } from "./remove.ts";
 import { writeFile } from "./write_file.ts";
 import { sweep } from "./sweep.ts";
 import { AbortedError, PermissionError, SafeFsError } from "./errors.ts";
-import type { Progress } from "./_copy.ts";
+import type { Progress } from "./_copy/options.ts";
 
 /** Where the CLI reads and writes; tests may pass their own. */
 export interface CliIo {
@@ -409,11 +409,12 @@ function resolveTargets(
  * This only decides how to name the destination; the primitive checks
  * everything again, atomically.
  */
-async function isDirectory(p: string): Promise<boolean> {
+function isDirectory(p: string): Promise<boolean> {
   try {
-    return (await sys.stat(resolve(p))).isDirectory;
+    sys.close(sys.openDir(resolve(p), true));
+    return Promise.resolve(true);
   } catch {
-    return false;
+    return Promise.resolve(false);
   }
 }
 
@@ -645,6 +646,7 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
                   ? {
                     onProgress: (p: { entriesRemoved: number; path: string }) =>
                       view.update({
+                        phase: "remove",
                         bytesDone: 0,
                         bytesTotal: 0,
                         filesDone: p.entriesRemoved,

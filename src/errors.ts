@@ -33,6 +33,8 @@ export interface SafeFsErrorOptions {
   dest?: string;
   /** The underlying error. */
   cause?: unknown;
+  /** Where the operation published its result before it failed. */
+  published?: string;
 }
 
 /**
@@ -56,6 +58,12 @@ export class SafeFsError extends Error {
   readonly path?: string;
   /** The destination of a two-path operation. */
   readonly dest?: string;
+  /**
+   * Set when the operation had already published its result at this path
+   * when it failed: the destination is complete (for a `move`, the source
+   * may still be there too; nothing is lost).
+   */
+  published?: string;
 
   /**
    * Creates an error.
@@ -73,6 +81,7 @@ export class SafeFsError extends Error {
     this.op = options.op;
     if (options.path !== undefined) this.path = options.path;
     if (options.dest !== undefined) this.dest = options.dest;
+    if (options.published !== undefined) this.published = options.published;
   }
 }
 
@@ -212,3 +221,42 @@ export class InvalidArgumentError extends SafeFsError {}
  * ```
  */
 export class AbortedError extends SafeFsError {}
+
+/**
+ * Thrown by `remove()` when mount points inside the tree kept it from
+ * being removed completely. Everything else that could be removed was; the
+ * mount points (and the directories leading to them) are left in place.
+ * Code `"EBUSY"`.
+ *
+ * @example
+ * ```ts
+ * import { MountPointError } from "@safefs/safefs";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const err = new MountPointError("Cannot remove '/t': 1 mount point left", {
+ *   code: "EBUSY",
+ *   op: "remove",
+ *   path: "/t",
+ *   mountPoints: ["/t/mnt"],
+ * });
+ * deepEqual(err.mountPoints, ["/t/mnt"]);
+ * ```
+ */
+export class MountPointError extends NotEmptyError {
+  /** The mount points left, as absolute paths. */
+  readonly mountPoints: string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param message A sentence-case message that quotes the paths.
+   * @param options What failed, and the mount points left.
+   */
+  constructor(
+    message: string,
+    options: SafeFsErrorOptions & { mountPoints: string[] },
+  ) {
+    super(message, options);
+    this.mountPoints = options.mountPoints;
+  }
+}

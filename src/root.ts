@@ -1,43 +1,48 @@
 // Copyright 2026 the safefs authors. MIT license.
 /**
  * `openRoot()`: the safefs primitives confined beneath one directory, in the
- * manner of Go's `os.Root` and Rust's cap-std.
- *
- * A {@linkcode Root} takes paths relative to its directory. Each path is
- * resolved component by component from the root's real path: `..` may not
- * climb above the root, absolute paths and absolute symlinks are refused,
- * relative symlinks are followed only while they stay beneath the root. The
- * resolved path, whose directory components were all seen to be real
- * directories (no symlink left in them), is handed to the ordinary primitive.
- *
- * This backend is path-based (Deno has no `openat`, `O_NOFOLLOW` or
- * `openat2`): it is exact against hostile path strings and hostile symlinks
- * that hold still, and best effort against a process that renames entries
- * inside the root while a call runs. {@linkcode openRoot} says precisely where
- * the line is.
+ * manner of Go's `os.Root` and Rust's cap-std. Resolution is in
+ * `_resolve.ts`; this module is the facade: each method resolves its paths
+ * and runs the primitive's core on the directories reached.
  *
  * @module
  */
-import { isAbsolute, type PathLike, toAbsolute } from "./_path.ts";
-import { preflight } from "./_perm.ts";
-import { type FileInfo, type Handle, sys } from "./_sys.ts";
-import { checkAbort, sameIdentity } from "./_copy.ts";
-import { lstatOrNull } from "./_dest.ts";
-import { copy, type CopyOptions, type CopyResult } from "./copy.ts";
-import { move, type MoveOptions, type MoveResult } from "./move.ts";
-import { remove, type RemoveOptions, type RemoveResult } from "./remove.ts";
-import { sweep, type SweepOptions, type SweepResult } from "./sweep.ts";
+import { locate, type PathLike } from "./_path.ts";
+import { type Need, preflight } from "./_perm.ts";
+import { type Dir, feat, sys } from "./_sys.ts";
+import { type Gen, heavy, runAsync } from "./_run.ts";
 import {
-  writeFile,
+  checkRoot,
+  release,
+  resolve,
+  type Resolved,
+  type RootDir,
+  type Walk,
+} from "./_resolve.ts";
+import type { Loc } from "./_path.ts";
+import { copyAt, type CopyOptions, type CopyResult } from "./copy.ts";
+import { moveAt, type MoveOptions, type MoveResult } from "./move.ts";
+import { removeAt, type RemoveOptions, type RemoveResult } from "./remove.ts";
+import {
+  checkAge,
+  sweepDir,
+  type SweepOptions,
+  type SweepResult,
+} from "./sweep.ts";
+import {
+  writeFileAt,
   type WriteFileData,
   type WriteFileOptions,
   type WriteFileResult,
 } from "./write_file.ts";
+import { fsync } from "./_copy/sync.ts";
+import { checkAbort } from "./_copy/options.ts";
+import { toFileInfo } from "./_copy/walk.ts";
+import { errorFor } from "./_errno.ts";
 import {
   AlreadyExistsError,
   InvalidArgumentError,
   NotFoundError,
-  PermissionError,
   SafeFsError,
   SourceChangedError,
   UnsupportedFileTypeError,
@@ -102,28 +107,47 @@ export interface RootDirEntry {
 
 /**
  * A directory handle whose methods take paths relative to it and never act
- * outside it. Obtained from {@linkcode openRoot}.
+ * outside it. Obtained from {@linkcode openRoot}; release it with `close()`
+ * (or `using`).
  *
- * Every method first checks that the root is still the directory opened
- * (same device and inode at the same path), resolves its paths inside it,
- * checks the directories it went through again, and then calls the
- * primitive of the same name with the resolved absolute path. Results and
- * errors of those primitives carry absolute paths under {@linkcode Root.path}.
+ * Every method resolves its paths inside the root (see {@linkcode openRoot})
+ * and then runs the primitive of the same name on the directories it
+ * reached, never on a path walked again. Results and errors carry absolute
+ * paths under {@linkcode Root.path}.
  *
  * Refusals: an absolute path, a `..` or symlink leading above the root, an
- * absolute symlink, or a root moved or replaced since it was opened throw
- * `PermissionError` (code `"ENOTCAPABLE"`) and do nothing. An empty path, a
- * NUL byte, or a call that would remove or replace the root itself throw
- * `InvalidArgumentError`. Too many symlinks in one path throw a
- * `SafeFsError` of code `"ELOOP"`. A missing directory in the middle of a
+ * absolute symlink, or (path backend) a root moved or replaced since it was
+ * opened throw `PermissionError` (code `"ENOTCAPABLE"`) and do nothing. An
+ * empty path, a NUL byte, or a call that would remove or replace the root
+ * itself throw `InvalidArgumentError`. Too many symlinks in one path throw
+ * a `SafeFsError` of code `"ELOOP"`. A missing directory in the middle of a
  * path throws `NotFoundError`, one that is not a directory a `SafeFsError`
- * of code `"ENOTDIR"`. Concurrent changes: a directory on the way found
- * removed or replaced at the re-check throws `PermissionError` (nothing
- * done); a symlink replaced while it was being read, `SourceChangedError`.
+ * of code `"ENOTDIR"`. A directory on the way swapped while the path was
+ * resolved throws `PermissionError` (nothing done); a symlink replaced
+ * while it was being read, `SourceChangedError`.
  */
-export interface Root {
-  /** The root's real absolute path (symlinks resolved at open). */
+export interface Root extends Disposable {
+  /**
+   * The root's real absolute path when it was opened (symlinks resolved).
+   * On the ffi backend a root renamed while open is followed: calls go on
+   * acting in it, and this path is then only where it was.
+   */
   readonly path: string;
+
+  /**
+   * Releases the root's directory descriptor. Later calls throw.
+   *
+   * @example
+   * ```ts
+   * import { openRoot } from "@safefs/safefs";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const root = await openRoot(dir);
+   * root.close();
+   * await Deno.remove(dir);
+   * ```
+   */
+  close(): void;
 
   /**
    * {@linkcode move} inside the root. Neither path's last component is
@@ -369,584 +393,515 @@ export interface Root {
   sweep(dir: string, options?: SweepOptions): Promise<SweepResult>;
 }
 
-/** A directory checked during a resolution: checked again before acting. */
-interface Checked {
-  path: string;
-  info: FileInfo;
-}
-
-/** One component waiting to be resolved, and the symlink it came from. */
-interface Part {
-  name: string;
-  /** Root-relative path of the symlink whose target supplied it. */
-  via?: string;
-  /** That symlink's target. */
-  target?: string;
-}
-
-/** Where a path led. */
-interface Resolved {
-  /** Absolute path: the root's real path plus `names`. */
-  abs: string;
-  /** Components below the root; none of them but the last is a symlink. */
-  names: string[];
-  /** The directories gone through (the root first) and their lstat. */
-  chain: Checked[];
-  /**
-   * lstat of what the path names when its last component was followed (never
-   * a symlink then); null when nothing is there, or when it was not followed.
-   */
-  info: FileInfo | null;
-}
-
-/** Options of one resolution. */
-interface Walk {
-  /** Follow a symlink at the last component (confined). */
-  follow: boolean;
-  /** Create missing directories on the way (mkdir recursive). */
-  create?: { mode: number | undefined; durable: boolean };
-}
-
 const DEFAULT_MAX_SYMLINKS = 40;
-/** readFile: resolutions tried when the file is replaced before it is opened. */
+/** readFile on the path backend: resolutions tried when the file is replaced meanwhile. */
 const READ_ATTEMPTS = 3;
 const READ_CHUNK = 256 * 1024;
+const HOUR = 3_600_000;
 
-function parts(target: string): string[] {
-  return target.split("/").filter((c) => c !== "" && c !== ".");
+/** The Loc of a resolved entry (for the primitives' cores). */
+function locOf(r: Resolved): Loc {
+  const cut = r.abs.lastIndexOf("/");
+  return {
+    abs: r.abs,
+    parent: cut <= 0 ? "/" : r.abs.slice(0, cut),
+    name: r.name,
+    slash: false,
+  };
 }
+
+/** Closes roots that were never closed, when they are collected. */
+const leaks = new FinalizationRegistry<Dir>((d) => sys.close(d));
 
 class RootHandle implements Root {
   readonly path: string;
-  readonly #info: FileInfo;
-  readonly #maxSymlinks: number;
+  readonly #root: RootDir;
+  #closed = false;
 
-  constructor(path: string, info: FileInfo, maxSymlinks: number) {
-    this.path = path;
-    this.#info = info;
-    this.#maxSymlinks = maxSymlinks;
+  constructor(root: RootDir) {
+    this.path = root.path;
+    this.#root = root;
+    leaks.register(this, root.dir, this);
   }
 
-  async move(
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    leaks.unregister(this);
+    sys.close(this.#root.dir);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(op: string, given: string): RootDir {
+    if (this.#closed) {
+      throw new SafeFsError(
+        `Cannot ${op} '${given}': the root '${this.path}' was closed`,
+        {
+          code: "EBADF",
+          op,
+          path: this.path,
+        },
+      );
+    }
+    checkRoot(this.#root, op, given);
+    return this.#root;
+  }
+
+  /**
+   * Resolves an entry to act on (its last component not followed). A path
+   * that names a directory through `.` or `..` is resolved again by the
+   * names it led to; the root itself is refused.
+   */
+  *#entry(op: string, given: string): Gen<Resolved> {
+    const root = this.#open(op, given);
+    let r = yield* resolve(root, { op, given, follow: false });
+    if (r.name === "" && r.names.length > 0) {
+      release(root, r);
+      r = yield* resolve(root, { op, given: r.names.join("/"), follow: false });
+    }
+    if (r.name === "") {
+      release(root, r);
+      throw new InvalidArgumentError(
+        `Cannot ${op} '${given}': it names the root '${this.path}' itself`,
+        { code: "EINVAL", op, path: this.path },
+      );
+    }
+    return r;
+  }
+
+  *#followed(
+    op: string,
+    given: string,
+    how: Partial<Walk> = {},
+  ): Gen<Resolved> {
+    const root = this.#open(op, given);
+    return yield* resolve(root, { op, given, follow: true, ...how });
+  }
+
+  move(
     src: string,
     dest: string,
     options: MoveOptions = {},
   ): Promise<MoveResult> {
-    const op = "move";
-    await this.#checkRoot(op, src);
-    const s = await this.#resolve(op, src, { follow: false });
-    const d = await this.#resolve(op, dest, { follow: false });
-    this.#notRoot(op, src, s);
-    this.#notRoot(op, dest, d);
-    await this.#recheck(op, src, s, d);
-    return await move(s.abs, d.abs, options);
+    const self = this;
+    return runAsync((function* (): Gen<MoveResult> {
+      const op = "move";
+      const s = yield* self.#entry(op, src);
+      try {
+        const d = yield* self.#entry(op, dest);
+        try {
+          const needs: Need[] = [
+            { kind: "write", path: s.abs },
+            { kind: "write", path: d.abs },
+          ];
+          preflight(op, needs);
+          return yield* moveAt(
+            { src: locOf(s), srcDir: s.dir, dest: locOf(d), destDir: d.dir },
+            options,
+          );
+        } finally {
+          release(self.#root, d);
+        }
+      } finally {
+        release(self.#root, s);
+      }
+    })());
   }
 
-  async copy(
+  copy(
     src: string,
     dest: string,
     options: CopyOptions = {},
   ): Promise<CopyResult> {
-    const op = "copy";
-    const dereference = options.dereference ?? false;
-    await this.#checkRoot(op, src);
-    const s = await this.#resolve(op, src, { follow: dereference });
-    const d = await this.#resolve(op, dest, { follow: false });
-    this.#notRoot(op, dest, d);
-    if (dereference && s.info?.isDirectory) await this.#confineTree(op, s);
-    await this.#recheck(op, src, s, d);
-    return await copy(s.abs, d.abs, options);
-  }
-
-  async remove(
-    path: string,
-    options: RemoveOptions = {},
-  ): Promise<RemoveResult> {
-    const op = "remove";
-    await this.#checkRoot(op, path);
-    let r: Resolved;
-    try {
-      r = await this.#resolve(op, path, { follow: false });
-    } catch (e) {
-      if (options.missingOk && e instanceof NotFoundError) {
-        return { path: e.path ?? this.path, entriesRemoved: 0 };
+    const self = this;
+    return runAsync((function* (): Gen<CopyResult> {
+      const op = "copy";
+      const dereference = options.dereference ?? false;
+      const s = dereference
+        ? yield* self.#followed(op, src)
+        : yield* self.#entry(op, src);
+      try {
+        if (dereference && s.st === null) {
+          throw new NotFoundError(
+            `Cannot copy '${src}': '${s.abs}' does not exist`,
+            {
+              code: "ENOENT",
+              op,
+              path: s.abs,
+            },
+          );
+        }
+        if (dereference && s.st?.kind === "dir") {
+          yield* self.#confineTree(op, s);
+        }
+        const d = yield* self.#entry(op, dest);
+        try {
+          preflight(op, [
+            { kind: "read", path: s.abs },
+            { kind: "write", path: d.abs },
+          ]);
+          // A source that is the directory reached by `.`/`..` (dereference)
+          // is copied as that directory, by name in its parent.
+          if (s.name === "") {
+            return yield* self.#copyDirItself(s, d, options);
+          }
+          return yield* copyAt(
+            { src: locOf(s), srcDir: s.dir, dest: locOf(d), destDir: d.dir },
+            options,
+          );
+        } finally {
+          release(self.#root, d);
+        }
+      } finally {
+        release(self.#root, s);
       }
-      throw e;
-    }
-    this.#notRoot(op, path, r);
-    await this.#recheck(op, path, r);
-    return await remove(r.abs, options);
+    })());
   }
 
-  async writeFile(
+  *#copyDirItself(
+    s: Resolved,
+    d: Resolved,
+    options: CopyOptions,
+  ): Gen<CopyResult> {
+    return yield* copyAt(
+      {
+        src: { abs: s.abs, parent: s.abs, name: ".", slash: false },
+        srcDir: s.dir,
+        dest: locOf(d),
+        destDir: d.dir,
+      },
+      options,
+    );
+  }
+
+  remove(path: string, options: RemoveOptions = {}): Promise<RemoveResult> {
+    const self = this;
+    return runAsync((function* (): Gen<RemoveResult> {
+      const op = "remove";
+      let r: Resolved;
+      try {
+        r = yield* self.#entry(op, path);
+      } catch (e) {
+        if (options.missingOk && e instanceof NotFoundError) {
+          return { path: e.path ?? self.path, entriesRemoved: 0 };
+        }
+        throw e;
+      }
+      try {
+        preflight(op, [{ kind: "write", path: r.abs }]);
+        return yield* removeAt(locOf(r), r.dir, options);
+      } finally {
+        release(self.#root, r);
+      }
+    })());
+  }
+
+  writeFile(
     path: string,
     data: WriteFileData,
     options: WriteFileOptions = {},
   ): Promise<WriteFileResult> {
-    const op = "writeFile";
-    await this.#checkRoot(op, path);
-    const r = await this.#resolve(op, path, { follow: false });
-    this.#notRoot(op, path, r);
-    await this.#recheck(op, path, r);
-    return await writeFile(r.abs, data, options);
+    const self = this;
+    return runAsync((function* (): Gen<WriteFileResult> {
+      const op = "writeFile";
+      const root = self.#open(op, path);
+      const r = options.parents
+        ? yield* resolve(root, {
+          op,
+          given: path,
+          follow: false,
+          create: { mode: 0o777, durable: options.durable ?? true },
+        })
+        : yield* self.#entry(op, path);
+      try {
+        if (r.name === "") {
+          throw errorFor(
+            "EISDIR",
+            `Cannot write '${path}': it is a directory`,
+            {
+              code: "EISDIR",
+              op,
+              path: r.abs,
+            },
+          );
+        }
+        preflight(op, [{ kind: "write", path: r.abs }]);
+        return yield* writeFileAt(locOf(r), r.dir, data, options, false);
+      } finally {
+        release(self.#root, r);
+      }
+    })());
   }
 
-  async readFile(
+  readFile(
     path: string,
     options: RootReadFileOptions = {},
   ): Promise<Uint8Array> {
-    const op = "readFile";
-    const { signal } = options;
-    for (let attempt = 1;; attempt++) {
-      await this.#checkRoot(op, path);
-      const r = await this.#resolve(op, path, { follow: true });
-      const info = this.#existing(op, path, r);
-      if (info.isDirectory) {
-        throw new SafeFsError(
-          `Cannot readFile '${path}': '${r.abs}' is a directory`,
-          { code: "EISDIR", op, path: r.abs },
-        );
-      }
-      if (!info.isFile) {
-        // Refused before open: opening a FIFO blocks until a writer comes.
-        throw new UnsupportedFileTypeError(
-          `Cannot readFile '${path}': '${r.abs}' is not a regular file`,
-          { code: "EFTYPE", op, path: r.abs },
-        );
-      }
-      await this.#recheck(op, path, r);
-      checkAbort(signal, op, r.abs);
-      const h = await sys.open(r.abs, { read: true });
-      try {
-        const now = await sys.fstat(h);
-        if (now.dev !== info.dev || now.ino !== info.ino) {
-          // Replaced between the resolution and the open (perhaps by a
-          // symlink leading out): read nothing, resolve again.
-          if (attempt < READ_ATTEMPTS) continue;
+    const self = this;
+    return runAsync((function* (): Gen<Uint8Array> {
+      const op = "readFile";
+      for (let attempt = 1;; attempt++) {
+        const r = yield* self.#followed(op, path);
+        let st;
+        let data: Uint8Array;
+        try {
+          st = self.#existing(op, path, r);
+          if (st.kind === "dir") {
+            throw errorFor(
+              "EISDIR",
+              `Cannot readFile '${path}': '${r.abs}' is a directory`,
+              {
+                code: "EISDIR",
+                op,
+                path: r.abs,
+              },
+            );
+          }
+          if (st.kind !== "file") {
+            // Refused before open: on the path backend a FIFO would block.
+            throw new UnsupportedFileTypeError(
+              `Cannot readFile '${path}': '${r.abs}' is not a regular file`,
+              { code: "EFTYPE", op, path: r.abs },
+            );
+          }
+          preflight(op, [{ kind: "read", path: r.abs }]);
+          checkAbort(options.signal, op, r.abs);
+          data = yield* readAll(r, st, options.signal);
+        } finally {
+          release(self.#root, r);
+        }
+        if (feat.fdRelative) return data;
+        // The path backend: the directories on the way were re-resolved by
+        // path; the file must still be what the path leads to.
+        const again = yield* self.#followed(op, path);
+        release(self.#root, again);
+        if (
+          again.st !== null && again.st.dev === st.dev &&
+          again.st.ino === st.ino
+        ) {
+          return data;
+        }
+        if (attempt >= READ_ATTEMPTS) {
           throw new SourceChangedError(
-            `Cannot readFile '${path}': '${r.abs}' was replaced between its resolution ` +
-              `and its open, ${READ_ATTEMPTS} times; nothing was read`,
+            `Cannot readFile '${path}': what it leads to changed while it was read, ` +
+              `${READ_ATTEMPTS} times; nothing was returned`,
             { code: "ESRCCHANGED", op, path: r.abs },
           );
         }
-        const data = await readAll(h, now.size, signal, r.abs);
-        // The directories resolved must still be there: a swap that lasted
-        // through the read is refused (the data is dropped).
-        await this.#recheck(op, path, r);
-        return data;
-      } finally {
-        sys.close(h);
       }
-    }
+    })());
   }
 
-  async stat(path: string): Promise<Deno.FileInfo> {
-    const op = "stat";
-    await this.#checkRoot(op, path);
-    const r = await this.#resolve(op, path, { follow: true });
-    const info = this.#existing(op, path, r);
-    await this.#recheck(op, path, r);
-    return info;
-  }
-
-  async lstat(path: string): Promise<Deno.FileInfo> {
-    const op = "lstat";
-    await this.#checkRoot(op, path);
-    const r = await this.#resolve(op, path, { follow: false });
-    let info: FileInfo;
-    try {
-      info = await sys.lstat(r.abs);
-    } catch (e) {
-      if (e instanceof NotFoundError) throw notFound(op, path, r.abs, e);
-      throw e;
-    }
-    // What was read must have come through the directories checked.
-    await this.#recheck(op, path, r);
-    return info;
-  }
-
-  async mkdir(path: string, options: RootMkdirOptions = {}): Promise<void> {
-    const op = "mkdir";
-    const recursive = options.recursive ?? false;
-    const durable = options.durable ?? true;
-    const { mode } = options;
-    if (
-      mode !== undefined &&
-      (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
-    ) {
-      throw new InvalidArgumentError(
-        `Cannot mkdir '${path}': mode must be an integer from 0 to 0o7777, got ${mode}`,
-        { code: "EINVAL", op, path },
-      );
-    }
-    await this.#checkRoot(op, path);
-    const r = await this.#resolve(op, path, {
-      follow: false,
-      create: recursive ? { mode, durable } : undefined,
-    });
-    if (r.names.length === 0) {
-      if (recursive) return;
-      throw new AlreadyExistsError(
-        `Cannot mkdir '${path}': it is the root '${this.path}' itself, which exists`,
-        { code: "EEXIST", op, path: this.path },
-      );
-    }
-    await this.#recheck(op, path, r);
-    if (recursive && await this.#isConfinedDir(op, path, r)) return;
-    try {
-      await sys.mkdir(r.abs, mode);
-    } catch (e) {
-      // Created meanwhile by someone else: accepted like an existing one.
-      if (
-        !(recursive && e instanceof AlreadyExistsError &&
-          await this.#isConfinedDir(op, path, r))
-      ) throw e;
-      return;
-    }
-    if (durable) await sys.fsyncDir(r.chain[r.chain.length - 1].path);
-  }
-
-  /**
-   * mkdir -p on an existing entry: true for a directory, or a symlink that
-   * leads to one without leaving the root (PermissionError if it leaves);
-   * false when nothing is there; AlreadyExistsError for anything else.
-   */
-  async #isConfinedDir(
-    op: string,
-    path: string,
-    r: Resolved,
-  ): Promise<boolean> {
-    const f = await this.#resolve(op, path, { follow: true });
-    if (f.info === null) return false;
-    if (f.info.isDirectory) return true;
-    throw new AlreadyExistsError(
-      `Cannot mkdir '${path}': '${r.abs}' exists and is not a directory`,
-      { code: "EEXIST", op, path: r.abs },
-    );
-  }
-
-  async readDir(path: string): Promise<RootDirEntry[]> {
-    const op = "readDir";
-    await this.#checkRoot(op, path);
-    const r = await this.#resolve(op, path, { follow: true });
-    const info = this.#existing(op, path, r);
-    if (!info.isDirectory) {
-      throw new SafeFsError(
-        `Cannot readDir '${path}': '${r.abs}' is not a directory`,
-        { code: "ENOTDIR", op, path: r.abs },
-      );
-    }
-    await this.#recheck(op, path, r);
-    const list = await sys.readDir(r.abs);
-    // The names must have come from the directory checked.
-    await this.#recheck(op, path, r);
-    return list
-      .map((e) => ({
-        name: e.name,
-        isFile: e.isFile,
-        isDirectory: e.isDirectory,
-        isSymlink: e.isSymlink,
-      }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-
-  async sweep(dir: string, options: SweepOptions = {}): Promise<SweepResult> {
-    const op = "sweep";
-    await this.#checkRoot(op, dir);
-    const r = await this.#resolve(op, dir, { follow: true });
-    await this.#recheck(op, dir, r);
-    return await sweep(r.abs, options);
-  }
-
-  // ---- confinement ---------------------------------------------------------
-
-  /** The absolute path of root-relative components. */
-  #under(names: string[]): string {
-    if (names.length === 0) return this.path;
-    return `${this.path === "/" ? "" : this.path}/${names.join("/")}`;
-  }
-
-  #escape(op: string, given: string, why: string): PermissionError {
-    return new PermissionError(
-      `Refusing to ${op} '${given}': ${why}`,
-      { code: "ENOTCAPABLE", op, path: given },
-    );
-  }
-
-  /** Throws unless the root is still the directory that was opened. */
-  async #checkRoot(op: string, given: string): Promise<void> {
-    const now = await lstatOrNull(this.path);
-    if (now === null) {
-      throw this.#replaced(op, given, "it is gone (moved or removed)");
-    }
-    if (!sameIdentity(now, this.#info)) {
-      const what = now.isSymlink
-        ? "a symlink is there now"
-        : now.isDirectory
-        ? "another directory is there now"
-        : "something else is there now";
-      throw this.#replaced(op, given, what);
-    }
-  }
-
-  #replaced(
-    op: string,
-    given: string,
-    what: string,
-    cause?: unknown,
-  ): PermissionError {
-    return new PermissionError(
-      `Refusing to ${op} '${given}': the root '${this.path}' was moved or replaced ` +
-        `since openRoot() (${what}); nothing was done`,
-      { code: "ENOTCAPABLE", op, path: this.path, cause },
-    );
-  }
-
-  /** Checks the shape of a path argument and splits it into components. */
-  #split(op: string, given: string): string[] {
-    if (typeof given !== "string") {
-      throw new InvalidArgumentError(
-        `Cannot ${op}: a root takes paths as strings relative to it, got ${typeof given}`,
-        { code: "EINVAL", op },
-      );
-    }
-    if (given.length === 0) {
-      throw new InvalidArgumentError(
-        `Cannot ${op}: the path is empty (use '.' for the root itself)`,
-        { code: "EINVAL", op, path: given },
-      );
-    }
-    if (given.includes("\0")) {
-      throw new InvalidArgumentError(
-        `Cannot ${op} '${
-          given.replaceAll("\0", "\\0")
-        }': it contains a NUL byte`,
-        { code: "EINVAL", op, path: given },
-      );
-    }
-    if (isAbsolute(given)) {
-      throw this.#escape(
-        op,
-        given,
-        `it is an absolute path, and a root takes only paths relative to it ('${this.path}')`,
-      );
-    }
-    return parts(given);
-  }
-
-  #resolve(op: string, given: string, how: Walk): Promise<Resolved> {
-    return this.#walk(op, given, this.#split(op, given), how);
-  }
-
-  /**
-   * Resolves `names` (root-relative components) one by one: each is lstat'ed
-   * under the directories resolved so far; a symlink's target is spliced in
-   * (absolute: refused), `..` goes back one directory (above the root:
-   * refused), and every component but the last must be a directory. The last
-   * one is lstat'ed and followed only with `how.follow`.
-   */
-  async #walk(
-    op: string,
-    given: string,
-    names: string[],
-    how: Walk,
-  ): Promise<Resolved> {
-    const done: string[] = [];
-    const chain: Checked[] = [{ path: this.path, info: this.#info }];
-    const queue: Part[] = names.map((name) => ({ name }));
-    let hops = 0;
-    let info: FileInfo | null = null;
-    let ended = false;
-    while (queue.length > 0) {
-      const part = queue.shift()!;
-      if (part.name === "..") {
-        if (done.length === 0) {
-          throw this.#escape(
-            op,
-            given,
-            part.via === undefined
-              ? `'..' climbs above the root '${this.path}'`
-              : `the symlink '${part.via}' (-> '${part.target}') climbs above the root '${this.path}'`,
-          );
-        }
-        done.pop();
-        chain.pop();
-        continue;
-      }
-      const last = queue.length === 0;
-      const path = this.#under([...done, part.name]);
-      if (last && !how.follow) {
-        done.push(part.name);
-        ended = true;
-        break;
-      }
-      let st: FileInfo;
+  stat(path: string): Promise<Deno.FileInfo> {
+    const self = this;
+    return runAsync((function* (): Gen<Deno.FileInfo> {
+      const r = yield* self.#followed("stat", path);
       try {
-        st = await sys.lstat(path);
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e;
-        if (last) {
-          // Nothing there: the primitive creates it or reports it.
-          done.push(part.name);
-          ended = true;
-          break;
-        }
-        if (how.create === undefined) {
-          throw new NotFoundError(
-            `Cannot ${op} '${given}': '${path}' does not exist`,
-            { code: "ENOENT", op, path, cause: e },
-          );
-        }
-        await this.#createDir(path, chain, how.create);
-        st = await sys.lstat(path);
+        return toFileInfo(self.#existing("stat", path, r));
+      } finally {
+        release(self.#root, r);
       }
-      if (st.isSymlink) {
-        const link = [...done, part.name].join("/");
-        if (++hops > this.#maxSymlinks) {
-          throw new SafeFsError(
-            `Cannot ${op} '${given}': more than ${this.#maxSymlinks} symlinks ` +
-              `on the way (the last one '${link}'; a loop of links?)`,
-            { code: "ELOOP", op, path },
-          );
-        }
-        let target: string;
+    })());
+  }
+
+  lstat(path: string): Promise<Deno.FileInfo> {
+    const self = this;
+    return runAsync((function* (): Gen<Deno.FileInfo> {
+      const op = "lstat";
+      const root = self.#open(op, path);
+      const r = yield* resolve(root, { op, given: path, follow: false });
+      try {
+        if (r.name === "") return toFileInfo(sys.fstat(r.dir));
         try {
-          target = await sys.readLink(path);
+          return toFileInfo(sys.statAt(r.dir, r.name, false));
         } catch (e) {
-          // No longer a symlink (EINVAL) or gone (ENOENT): replaced since
-          // its lstat, by another process.
-          if (!(e instanceof SafeFsError)) throw e;
-          if (e.code !== "EINVAL" && e.code !== "ENOENT") throw e;
-          throw new SourceChangedError(
-            `Cannot ${op} '${given}': '${path}' was replaced while the path was resolved`,
-            { code: "ESRCCHANGED", op, path, cause: e },
-          );
+          if (e instanceof NotFoundError) throw notFound(op, path, r.abs, e);
+          throw e;
         }
-        if (isAbsolute(target)) {
-          throw this.#escape(
-            op,
-            given,
-            `the symlink '${link}' has the absolute target '${target}', and a root ` +
-              `follows only relative symlinks that stay beneath it ('${this.path}')`,
-          );
-        }
-        queue.unshift(
-          ...parts(target).map((name) => ({ name, via: link, target })),
-        );
-        continue;
+      } finally {
+        release(self.#root, r);
       }
-      if (!last && !st.isDirectory) {
-        throw new SafeFsError(
-          `Cannot ${op} '${given}': '${path}' is not a directory`,
-          { code: "ENOTDIR", op, path },
+    })());
+  }
+
+  mkdir(path: string, options: RootMkdirOptions = {}): Promise<void> {
+    const self = this;
+    return runAsync((function* (): Gen<void> {
+      const op = "mkdir";
+      const recursive = options.recursive ?? false;
+      const durable = options.durable ?? true;
+      const mode = options.mode ?? 0o777;
+      if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+        throw new InvalidArgumentError(
+          `Cannot mkdir '${path}': mode must be an integer from 0 to 0o7777, got ${mode}`,
+          { code: "EINVAL", op, path },
         );
       }
-      done.push(part.name);
-      if (st.isDirectory) chain.push({ path, info: st });
-      if (last) {
-        info = st;
-        ended = true;
+      const root = self.#open(op, path);
+      const r = yield* resolve(root, {
+        op,
+        given: path,
+        follow: false,
+        ...(recursive ? { create: { mode, durable } } : {}),
+      });
+      try {
+        if (r.name === "") {
+          if (recursive) return;
+          throw new AlreadyExistsError(
+            `Cannot mkdir '${path}': '${r.abs}' exists`,
+            { code: "EEXIST", op, path: r.abs },
+          );
+        }
+        preflight(op, [{ kind: "write", path: r.abs }]);
+        try {
+          sys.mkdirAt(r.dir, r.name, mode);
+        } catch (e) {
+          if (!(e instanceof AlreadyExistsError)) throw e;
+          if (recursive && (yield* self.#isConfinedDir(op, path))) return;
+          throw new AlreadyExistsError(
+            `Cannot mkdir '${path}': '${r.abs}' exists${
+              recursive ? " and is not a directory" : ""
+            }`,
+            { code: "EEXIST", op, path: r.abs, cause: e },
+          );
+        }
+        if (durable) yield* fsync(r.dir);
+      } finally {
+        release(self.#root, r);
       }
+    })());
+  }
+
+  /** mkdir -p onto an existing entry: a directory, or a symlink to one inside the root. */
+  *#isConfinedDir(op: string, path: string): Gen<boolean> {
+    const f = yield* this.#followed(op, path);
+    release(this.#root, f);
+    return f.st?.kind === "dir";
+  }
+
+  readDir(path: string): Promise<RootDirEntry[]> {
+    const self = this;
+    return runAsync((function* (): Gen<RootDirEntry[]> {
+      const op = "readDir";
+      const r = yield* self.#followed(op, path);
+      try {
+        const d = self.#dirOf(op, path, r);
+        try {
+          const out: RootDirEntry[] = [];
+          for (const e of sys.list(d)) {
+            const kind = e.kind ?? sys.statAt(d, e.name, false).kind;
+            out.push({
+              name: e.name,
+              isFile: kind === "file",
+              isDirectory: kind === "dir",
+              isSymlink: kind === "symlink",
+            });
+          }
+          return out.sort((
+            a,
+            b,
+          ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        } finally {
+          if (d !== r.dir) sys.close(d);
+        }
+      } finally {
+        release(self.#root, r);
+      }
+    })());
+  }
+
+  sweep(dir: string, options: SweepOptions = {}): Promise<SweepResult> {
+    const self = this;
+    return runAsync((function* (): Gen<SweepResult> {
+      const op = "sweep";
+      const olderThan = checkAge(dir, options.olderThan ?? HOUR);
+      const r = yield* self.#followed(op, dir);
+      try {
+        const d = self.#dirOf(op, dir, r);
+        try {
+          preflight(op, [{ kind: "write", path: r.abs }]);
+          return yield* sweepDir(d, r.abs, olderThan, options.dryRun ?? false);
+        } finally {
+          if (d !== r.dir) sys.close(d);
+        }
+      } finally {
+        release(self.#root, r);
+      }
+    })());
+  }
+
+  /** The directory a followed resolution names, open (r.dir itself, or opened from it). */
+  #dirOf(op: string, given: string, r: Resolved): Dir {
+    const st = this.#existing(op, given, r);
+    if (st.kind !== "dir") {
+      throw errorFor(
+        "ENOTDIR",
+        `Cannot ${op} '${given}': '${r.abs}' is not a directory`,
+        {
+          code: "ENOTDIR",
+          op,
+          path: r.abs,
+        },
+      );
     }
-    // Ended on `..`, `.` or a symlink to one: the last directory reached is
-    // what the path names.
-    if (!ended && how.follow) info = chain[chain.length - 1].info;
-    return { abs: this.#under(done), names: done, chain, info };
-  }
-
-  /** mkdir recursive: creates a missing directory found on the way. */
-  async #createDir(
-    path: string,
-    chain: Checked[],
-    create: { mode: number | undefined; durable: boolean },
-  ): Promise<void> {
-    try {
-      await sys.mkdir(path, create.mode);
-    } catch (e) {
-      // Created meanwhile by someone else: it is checked like any other.
-      if (!(e instanceof AlreadyExistsError)) throw e;
-      return;
+    if (r.name === "") return r.dir;
+    const d = sys.openDirAt(r.dir, r.name);
+    const now = sys.fstat(d);
+    if (now.dev !== st.dev || now.ino !== st.ino) {
+      sys.close(d);
+      throw new SourceChangedError(
+        `Cannot ${op} '${given}': '${r.abs}' was replaced while it was being opened`,
+        { code: "ESRCCHANGED", op, path: r.abs },
+      );
     }
-    if (create.durable) await sys.fsyncDir(chain[chain.length - 1].path);
+    return d;
   }
 
-  /** Throws unless a resolution led to a root other than the root itself. */
-  #notRoot(op: string, given: string, r: Resolved): void {
-    if (r.names.length > 0) return;
-    throw new InvalidArgumentError(
-      `Cannot ${op} '${given}': it names the root '${this.path}' itself`,
-      { code: "EINVAL", op, path: this.path },
-    );
-  }
-
-  /** The info of what a followed path names, or NotFoundError. */
-  #existing(op: string, given: string, r: Resolved): FileInfo {
-    if (r.info !== null) return r.info;
+  /** The stat of what a followed path names, or NotFoundError. */
+  #existing(
+    op: string,
+    given: string,
+    r: Resolved,
+  ): NonNullable<Resolved["st"]> {
+    if (r.st !== null) return r.st;
     throw notFound(op, given, r.abs);
   }
 
   /**
-   * Checks again, right before acting, that the root and every directory a
-   * resolution went through are still the same directories (not replaced by
-   * another directory or a symlink). Best effort: see {@linkcode openRoot}.
-   */
-  async #recheck(op: string, given: string, ...rs: Resolved[]): Promise<void> {
-    await this.#checkRoot(op, given);
-    const seen = new Set<string>([this.path]);
-    for (const r of rs) {
-      for (const c of r.chain) {
-        if (seen.has(c.path)) continue;
-        seen.add(c.path);
-        const now = await lstatOrNull(c.path);
-        if (now === null || !sameIdentity(now, c.info)) {
-          throw new PermissionError(
-            `Refusing to ${op} '${given}': the directory '${c.path}' was ${
-              now === null
-                ? "removed"
-                : now.isSymlink
-                ? "replaced by a symlink"
-                : "replaced"
-            } while the path was resolved; nothing was done`,
-            { code: "ENOTCAPABLE", op, path: c.path },
-          );
-        }
-      }
-    }
-  }
-
-  /**
    * copy with dereference: every symlink in the source tree must resolve
-   * inside the root (the copy would read what it leads to). Walks the tree
-   * the way the copy will, following links to directories.
+   * inside the root (the copy would read what it leads to).
    */
-  async #confineTree(op: string, top: Resolved): Promise<void> {
-    const key = (i: FileInfo): string => `${i.dev}:${i.ino}`;
-    const stack: { names: string[]; ancestors: Set<string> }[] = [
-      { names: top.names, ancestors: new Set([key(top.info!)]) },
+  *#confineTree(op: string, top: Resolved): Gen<void> {
+    const rel = (names: string[]): string =>
+      names.length === 0 ? "." : names.join("/");
+    const stack: { names: string[]; seen: Set<string> }[] = [
+      { names: top.names, seen: new Set([`${top.st!.dev}:${top.st!.ino}`]) },
     ];
     while (stack.length > 0) {
-      const dir = stack.pop()!;
-      for (const ent of await sys.readDir(this.#under(dir.names))) {
-        let names = [...dir.names, ent.name];
-        let info: FileInfo;
+      const cur = stack.pop()!;
+      const r = yield* this.#followed(op, rel(cur.names));
+      let entries: string[];
+      try {
+        const d = this.#dirOf(op, rel(cur.names), r);
         try {
-          info = await sys.lstat(this.#under(names));
-        } catch (e) {
-          if (e instanceof NotFoundError) continue; // copy() reports it
-          throw e;
+          entries = sys.list(d).map((e) => e.name);
+        } finally {
+          if (d !== r.dir) sys.close(d);
         }
-        if (info.isSymlink) {
-          const rel = names.join("/");
-          const r = await this.#walk(op, rel, names, { follow: true });
-          if (r.info === null) continue; // dangling: copy() reports it
-          info = r.info;
-          names = r.names;
-        }
-        if (!info.isDirectory || dir.ancestors.has(key(info))) continue;
-        stack.push({
-          names,
-          ancestors: new Set(dir.ancestors).add(key(info)),
-        });
+      } finally {
+        release(this.#root, r);
+      }
+      for (const name of entries) {
+        const child = yield* this.#followed(op, rel([...cur.names, name]));
+        release(this.#root, child);
+        const st = child.st;
+        if (st === null || st.kind !== "dir") continue;
+        const key = `${st.dev}:${st.ino}`;
+        if (cur.seen.has(key)) continue;
+        stack.push({ names: child.names, seen: new Set(cur.seen).add(key) });
       }
     }
   }
@@ -958,37 +913,57 @@ function notFound(
   abs: string,
   cause?: unknown,
 ): NotFoundError {
-  return new NotFoundError(
-    `Cannot ${op} '${given}': '${abs}' does not exist`,
-    { code: "ENOENT", op, path: abs, cause },
-  );
+  return new NotFoundError(`Cannot ${op} '${given}': '${abs}' does not exist`, {
+    code: "ENOENT",
+    op,
+    path: abs,
+    cause,
+  });
 }
 
-async function readAll(
-  h: Handle,
-  sizeHint: number,
+/** Reads a whole file reached by a resolution (opened without following). */
+function* readAll(
+  r: Resolved,
+  st: NonNullable<Resolved["st"]>,
   signal: AbortSignal | undefined,
-  path: string,
-): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const size = Math.max(Math.min(sizeHint + 1, READ_CHUNK), 1);
-  while (true) {
-    checkAbort(signal, "readFile", path);
-    const buf = new Uint8Array(size);
-    const n = await sys.read(h, buf);
-    if (n === null) break;
-    chunks.push(buf.subarray(0, n));
-    total += n;
+): Gen<Uint8Array> {
+  const op = "readFile";
+  const f = sys.openAt(r.dir, r.name, { read: true });
+  try {
+    const now = sys.fstat(f);
+    if (now.dev !== st.dev || now.ino !== st.ino || now.kind !== "file") {
+      throw new SourceChangedError(
+        `Cannot readFile '${r.abs}': it was replaced between its resolution and its open; nothing was read`,
+        { code: "ESRCCHANGED", op, path: r.abs },
+      );
+    }
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    while (true) {
+      checkAbort(signal, op, r.abs);
+      const buf = new Uint8Array(
+        Math.max(Math.min(now.size + 1 - total, READ_CHUNK), 4096),
+      );
+      const at = total;
+      const n = buf.length <= 65536
+        ? sys.read(f, buf, at)
+        : yield* heavy(() => sys.read(f, buf, at), () =>
+          sys.readAsync(f, buf, at));
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+    }
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  } finally {
+    sys.close(f);
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /**
@@ -997,69 +972,40 @@ async function readAll(
  * `sweep`) take paths relative to `dir` and refuse, with `PermissionError`
  * (code `"ENOTCAPABLE"`) and nothing done, any path that leads outside it.
  *
- * `dir` is resolved to its real path and its identity (device, inode) kept.
- * Every call checks that the same directory is still at that path; a root
- * renamed away, removed, or replaced (by another directory, even a new one
- * with the same name, or by a symlink, even one pointing back to it) refuses
- * every later call.
- *
- * Path resolution (like `openat2(RESOLVE_BENEATH)`): a path is walked
- * component by component from the root's real path, with `lstat`. `..`
- * removes the previous component, and refuses when there is none (it would
- * climb above the root). A symlink in the middle of a path, or at its end
- * where the method follows it, is read: an absolute target is refused (even
- * one that points inside the root: the root's location is not part of its
- * contents), a relative target is spliced in and the walk goes on, so a link
- * may lead anywhere beneath the root but not above it, at most `maxSymlinks`
- * links per path (then code `"ELOOP"`). Every component before the last must
- * then be a real directory. The path given to the primitive is the root's
- * real path plus the resolved components: no symlink in its directories.
- * Before handing it over, the root and each directory on the way are
- * `lstat`ed again and must be unchanged.
+ * Resolution (like `openat2(RESOLVE_BENEATH)`): a path is walked component
+ * by component from the root, each directory opened relative to the one
+ * before it without following a symlink. `..` leaves the directory reached
+ * last, and is refused where it would climb above the root. A symlink in
+ * the middle of a path, or at its end where the method follows it, is read:
+ * an absolute target is refused (even one that points inside the root: the
+ * root's location is not part of its contents), a relative target is
+ * spliced in and the walk goes on, so a link may lead anywhere beneath the
+ * root but not above it, at most `maxSymlinks` links per path (then code
+ * `"ELOOP"`). Every component before the last must be a directory.
  *
  * The last component is NOT followed by `move`, `copy`'s destination,
  * `remove`, `writeFile`, `mkdir` and `lstat` (they act on a symlink itself,
  * which is always allowed, wherever it points), and IS followed, confined, by
  * `readFile`, `stat`, `readDir`, `sweep` and `copy`'s source with
- * `dereference`. A trailing slash is ignored. `copy` with `dereference`
- * first walks the source tree and resolves every symlink in it the same way:
- * one leading outside refuses the copy. Hard links and mount points are not
- * symlinks: a file hard-linked from outside, or a filesystem mounted inside
- * the root, is part of the root (as for `openat2`).
+ * `dereference` (which also checks that every symlink in the source tree
+ * stays inside). A trailing slash is ignored. Hard links and mount points
+ * are not symlinks: a file hard-linked from outside, or a filesystem mounted
+ * inside the root, is part of the root (as for `openat2`).
  *
- * What this path-based implementation guarantees: a call never acts outside
- * the root because of its path arguments, or of symlinks that do not change
- * while it runs (untrusted names; trees holding untrusted links, such as
- * unpacked archives), and never once its root was moved or replaced.
+ * On the ffi backend (`--allow-ffi`), the root is a directory descriptor and
+ * every call acts relative to the directories held open by its resolution:
+ * a process that renames entries inside the root while a call runs (say, a
+ * directory on the way swapped for a symlink to outside, in a tight loop)
+ * cannot redirect it: the swapped-in symlink is refused when it is met, and
+ * a directory already opened stays the one used. A root renamed while open
+ * is followed, like any descriptor.
  *
- * What it cannot guarantee: against a process that renames entries inside
- * the root WHILE a call runs, it is best effort. Every `lstat` of the
- * resolution, and every system call the primitive makes after it, names a
- * path, so the kernel walks its directories again each time: a directory on
- * the way swapped for a symlink to outside in between (and swapped back
- * before the re-check) redirects that call outside. The re-checks of the
- * root and of each directory on the way, right before acting (and after
- * reading, for `readFile`, `lstat` and `readDir`), make that window short,
- * not closed; for a long `copy` or `move` it lasts the whole call, since the
- * primitive re-resolves its paths at each step. `readFile` also compares the
- * device and inode of its open handle with the file resolved, so a last
- * component swapped for a symlink after the resolution is never read; only
- * a directory swapped on the way, timed around the resolution, can still
- * redirect it (a test racing such a swapper in a tight loop saw about one
- * read in four thousand return outside data); and its `open` may reach a
- * swapped-in FIFO, which blocks it. `copy` with `dereference` has a wider
- * window: from its walk of the source tree to `copy()`'s own (after that,
- * `copy()`'s identity checks fail the copy on any change).
- *
- * A file-descriptor backend would close these windows: the root opened once
- * as a directory descriptor, every path resolved by the kernel in one call
- * with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` (or `openat` with
- * `O_NOFOLLOW | O_DIRECTORY` per component where `openat2` is missing), and
- * every change made with `mkdirat`, `unlinkat`, `renameat2`, `linkat` and
- * `fstatat(AT_SYMLINK_NOFOLLOW)` relative to a held directory descriptor, as
- * Go's `os.Root` and cap-std do; final opens with `O_NOFOLLOW | O_NONBLOCK`.
- * A renamed root would then be followed rather than refused. It needs Deno
- * FFI (`--allow-ffi`); the `_sys` seam is where it would go.
+ * On the path backend, a root is its path and its identity (device, inode),
+ * checked before every call: a root moved or replaced refuses every later
+ * call. The resolution is as exact against hostile names and symlinks that
+ * hold still, but every call names a path that the kernel walks again, so
+ * against a process renaming entries inside the root while a call runs it
+ * is best effort (see the README).
  *
  * Deno permissions still apply (contract G8) to the real paths: grant them
  * for the root's real path.
@@ -1070,7 +1016,7 @@ async function readAll(
  * import assert, { equal as assertEquals } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
- * const root = await openRoot(dir);
+ * using root = await openRoot(dir);
  * await root.mkdir("uploads");
  * await root.writeFile("uploads/photo.jpg", new Uint8Array([1, 2, 3]));
  * assertEquals((await root.readFile("uploads/photo.jpg")).length, 3);
@@ -1093,12 +1039,20 @@ async function readAll(
  * @throws {PermissionError} Read permission for `dir` is missing.
  * @throws {InvalidArgumentError} `dir` is empty or has a NUL byte, or `maxSymlinks` is not an integer >= 0.
  */
-export async function openRoot(
+export function openRoot(
   dir: PathLike,
   options: OpenRootOptions = {},
 ): Promise<Root> {
+  try {
+    return Promise.resolve(openRootSync(dir, options));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function openRootSync(dir: PathLike, options: OpenRootOptions): Root {
   const op = "openRoot";
-  const abs = toAbsolute(dir, op);
+  const abs = locate(dir, op, true).abs;
   const maxSymlinks = options.maxSymlinks ?? DEFAULT_MAX_SYMLINKS;
   if (!Number.isInteger(maxSymlinks) || maxSymlinks < 0) {
     throw new InvalidArgumentError(
@@ -1106,10 +1060,10 @@ export async function openRoot(
       { code: "EINVAL", op, path: abs },
     );
   }
-  await preflight(op, [{ kind: "read", path: abs, followLast: true }]);
+  preflight(op, [{ kind: "read", path: abs, followLast: true }]);
   let real: string;
   try {
-    real = await sys.realPath(abs);
+    real = sys.realPath(abs);
   } catch (e) {
     if (e instanceof NotFoundError) {
       throw new NotFoundError(`Cannot open root '${abs}': it does not exist`, {
@@ -1121,13 +1075,32 @@ export async function openRoot(
     }
     throw e;
   }
-  const info = await sys.lstat(real);
-  if (!info.isDirectory) {
-    throw new SafeFsError(`Cannot open root '${abs}': it is not a directory`, {
-      code: "ENOTDIR",
-      op,
-      path: abs,
-    });
+  let d: Dir;
+  try {
+    d = sys.openDir(real, false);
+  } catch (e) {
+    if (
+      e instanceof SafeFsError && (e.code === "ENOTDIR" || e.code === "ELOOP")
+    ) {
+      throw errorFor(
+        "ENOTDIR",
+        `Cannot open root '${abs}': it is not a directory`,
+        {
+          code: "ENOTDIR",
+          op,
+          path: abs,
+          cause: e,
+        },
+      );
+    }
+    throw e;
   }
-  return new RootHandle(real, info, maxSymlinks);
+  const st = sys.fstat(d);
+  return new RootHandle({
+    dir: d,
+    path: real,
+    dev: st.dev,
+    ino: st.ino,
+    maxSymlinks,
+  });
 }

@@ -4,22 +4,25 @@
  *
  * @module
  */
-import { type PathLike, toAbsolute } from "./_path.ts";
+import { locate, type PathLike } from "./_path.ts";
 import { preflight } from "./_perm.ts";
-import { lstatOrNull } from "./_dest.ts";
-import { type FileInfo, sys } from "./_sys.ts";
+import { type Dir, feat, type Handle, type Stat, sys } from "./_sys.ts";
+import { type Gen, runAsync } from "./_run.ts";
 import { isTempName } from "./_temp.ts";
+import { deleteEntry } from "./_delete.ts";
+import { fsync } from "./_copy/sync.ts";
+import { errorFor } from "./_errno.ts";
 import { InvalidArgumentError, NotFoundError, SafeFsError } from "./errors.ts";
-import { remove } from "./remove.ts";
 
 /** Options for {@linkcode sweep}. */
 export interface SweepOptions {
   /**
-   * Only remove leftovers whose modification time (of the entry itself,
-   * never of a symlink's target) is more than this many milliseconds in the
-   * past, so that the temp files of operations still running are left alone.
-   * It must be longer than the longest safefs operation that may run in
-   * `dir`. `0` removes every leftover, whatever its age.
+   * Only remove leftovers whose status-change time (ctime: which, unlike the
+   * mtime, no copy can set to the past) is more than this many milliseconds
+   * ago. A leftover still held by a running operation is never removed,
+   * whatever its age (see {@linkcode sweep}); this is a second guard, for
+   * the instant between an operation creating its temp and locking it. `0`
+   * removes every leftover no live operation holds.
    * @default {3_600_000}
    */
   olderThan?: number;
@@ -37,25 +40,171 @@ export interface SweepResult {
    * removed), sorted. Leftovers another process removed first are not listed.
    */
   removed: string[];
+  /** Temps left alone because a running operation holds them (sorted). */
+  live: string[];
 }
 
 const HOUR = 3_600_000;
 
+/** Holds the temp's lock if it can be taken: null when a live operation has it. */
+function takeLock(
+  dir: Dir,
+  name: string,
+  st: Stat,
+): Handle | "live" | "unlockable" {
+  if (!feat.lock) return "unlockable";
+  let h: Handle;
+  try {
+    if (st.kind === "dir") h = sys.openDirAt(dir, name);
+    else if (st.kind === "file") h = sys.openAt(dir, name, { read: true });
+    else return "unlockable"; // a symlink: its age alone protects it
+  } catch (e) {
+    if (e instanceof NotFoundError) return "unlockable";
+    throw e;
+  }
+  try {
+    const now = sys.fstat(h);
+    if (now.dev !== st.dev || now.ino !== st.ino) {
+      sys.close(h);
+      return "live"; // replaced since it was listed: look again next time
+    }
+    if (!sys.lock(h)) {
+      sys.close(h);
+      return "live";
+    }
+    return h;
+  } catch {
+    // No locks on this filesystem.
+    sys.close(h);
+    return "unlockable";
+  }
+}
+
+function* sweepAt(
+  abs: string,
+  olderThan: number,
+  dryRun: boolean,
+): Gen<SweepResult> {
+  const op = "sweep";
+  let dir: Dir;
+  try {
+    dir = sys.openDir(abs, false);
+  } catch (e) {
+    if (e instanceof NotFoundError) {
+      throw new NotFoundError(`Cannot sweep '${abs}': it does not exist`, {
+        code: "ENOENT",
+        op,
+        path: abs,
+        cause: e,
+      });
+    }
+    if (
+      e instanceof SafeFsError && (e.code === "ENOTDIR" || e.code === "ELOOP")
+    ) {
+      throw errorFor(
+        "ENOTDIR",
+        `Cannot sweep '${abs}': it is not a directory`,
+        {
+          code: "ENOTDIR",
+          op,
+          path: abs,
+          cause: e,
+        },
+      );
+    }
+    throw e;
+  }
+  try {
+    return yield* sweepDir(dir, abs, olderThan, dryRun);
+  } finally {
+    sys.close(dir);
+  }
+}
+
+/** The sweep itself, in an opened directory (also `Root.sweep`). */
+export function* sweepDir(
+  dir: Dir,
+  abs: string,
+  olderThan: number,
+  dryRun: boolean,
+): Gen<SweepResult> {
+  const op = "sweep";
+  {
+    const names = sys.list(dir).map((e) => e.name).filter(isTempName).sort();
+    const now = Date.now();
+    const removed: string[] = [];
+    const live: string[] = [];
+    let firstError: unknown = null;
+    for (const name of names) {
+      const path = `${abs === "/" ? "" : abs}/${name}`;
+      let st: Stat;
+      try {
+        st = sys.statAt(dir, name, false);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) firstError ??= e;
+        continue;
+      }
+      const ctime = st.ctimeSec * 1000 + st.ctimeNsec / 1e6;
+      if (olderThan > 0 && !(now - ctime > olderThan)) continue;
+      const lock = takeLock(dir, name, st);
+      if (lock === "live") {
+        live.push(path);
+        continue;
+      }
+      try {
+        if (dryRun) {
+          removed.push(path);
+          continue;
+        }
+        const r = yield* deleteEntry(dir, name, st, {
+          op,
+          oneFileSystem: true,
+        });
+        if (r.removed > 0) removed.push(path);
+      } catch (e) {
+        firstError ??= e;
+      } finally {
+        if (typeof lock !== "string") sys.close(lock);
+      }
+    }
+    if (removed.length > 0 && !dryRun) yield* fsync(dir);
+    if (firstError !== null) throw firstError;
+    return { removed, live };
+  }
+}
+
+/** Checks `olderThan` (milliseconds, a number >= 0). */
+export function checkAge(abs: string, olderThan: unknown): number {
+  if (typeof olderThan !== "number" || !(olderThan >= 0)) {
+    throw new InvalidArgumentError(
+      `Cannot sweep '${abs}': olderThan must be a number of milliseconds >= 0, got ${olderThan}`,
+      { code: "EINVAL", op: "sweep", path: abs },
+    );
+  }
+  return olderThan;
+}
+
 /**
  * Removes the leftovers of crashed safefs operations found directly in `dir`:
- * entries named like safefs temp files (`.<name>.<uuid>.safefs-tmp`), whether
+ * entries named like safefs temps (`.<name>.<uuid>.safefs-tmp`), whether
  * files, symlinks (the link only, never its target) or whole directory trees
- * (removed with {@linkcode remove}: no symlink is followed, no other
- * filesystem entered), when they are older than `olderThan`.
+ * (removed by the same engine as {@linkcode remove}: no symlink is followed,
+ * no other filesystem entered).
+ *
+ * It never removes the temp of an operation still running, whatever the
+ * times on it (a copy gives its temp the source's old times): every safefs
+ * operation holds an exclusive lock (`flock`) on its temp from right after
+ * creating it until it is published or removed, and the kernel drops that
+ * lock when the process ends, however it ends. A locked temp is left and
+ * listed in `live`. As a second guard, only leftovers whose ctime is older
+ * than `olderThan` are considered.
  *
  * Guarantees: it never touches an entry whose name is not a safefs temp name,
  * never looks below `dir` for them (temps are always created directly beside
  * their destination), and with `dryRun` changes nothing. Entries that vanish
- * meanwhile (another sweep) are skipped.
- *
- * Does not guarantee: an operation running longer than `olderThan` can lose
- * its temp (the age is the entry's own mtime, which a long copy into a temp
- * directory does not refresh); keep `olderThan` above your longest operation.
+ * meanwhile (another sweep) are skipped. Where a filesystem has no locks
+ * (some network filesystems), the ctime age is the only guard: keep
+ * `olderThan` above your longest operation there.
  *
  * @example Clean a directory after a crash
  * ```ts
@@ -75,7 +224,7 @@ const HOUR = 3_600_000;
  *
  * @param dir The directory to clean (not recursively).
  * @param options See {@linkcode SweepOptions}.
- * @returns The leftovers removed (or, with `dryRun`, found).
+ * @returns The leftovers removed (or, with `dryRun`, found) and the live temps left.
  * @throws {NotFoundError} `dir` does not exist.
  * @throws {PermissionError} A Deno permission is missing, or the OS refused.
  * @throws {InvalidArgumentError} `dir` is empty, has a NUL byte, or `olderThan` is not a number >= 0.
@@ -83,75 +232,32 @@ const HOUR = 3_600_000;
  * failure, thrown after every other leftover was dealt with), or `dir` is
  * not a directory (`ENOTDIR`).
  */
-export async function sweep(
+export function sweep(
   dir: PathLike,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
   const op = "sweep";
-  const abs = toAbsolute(dir, op);
-  const olderThan = options.olderThan ?? HOUR;
-  if (typeof olderThan !== "number" || !(olderThan >= 0)) {
-    throw new InvalidArgumentError(
-      `Cannot sweep '${abs}': olderThan must be a number of milliseconds >= 0, got ${olderThan}`,
-      { code: "EINVAL", op, path: abs },
-    );
+  let abs: string;
+  try {
+    abs = locate(dir, op, true).abs;
+  } catch (e) {
+    return Promise.reject(e);
   }
   const dryRun = options.dryRun ?? false;
-  // `dir` is checked where it really is: a symlink to a directory outside the
-  // grant is refused as a symlink escape (and any other symlink is refused
-  // below as not a directory).
-  await preflight(
-    op,
-    dryRun ? [{ kind: "read", path: abs, followLast: true }] : [
-      { kind: "read", path: abs, followLast: true },
-      { kind: "write", path: abs, followLast: true },
-    ],
-  );
-  const info = await lstatOrNull(abs);
-  if (info === null) {
-    throw new NotFoundError(`Cannot sweep '${abs}': it does not exist`, {
-      code: "ENOENT",
+  let olderThan: number;
+  try {
+    olderThan = checkAge(abs, options.olderThan ?? HOUR);
+    // `dir` is checked where it really is: a symlink to a directory outside
+    // the grant is refused as a symlink escape.
+    preflight(
       op,
-      path: abs,
-    });
+      dryRun ? [{ kind: "read", path: abs, followLast: true }] : [
+        { kind: "read", path: abs, followLast: true },
+        { kind: "write", path: abs, followLast: true },
+      ],
+    );
+  } catch (e) {
+    return Promise.reject(e);
   }
-  if (!info.isDirectory) {
-    throw new SafeFsError(`Cannot sweep '${abs}': it is not a directory`, {
-      code: "ENOTDIR",
-      op,
-      path: abs,
-    });
-  }
-  const names = (await sys.readDir(abs))
-    .map((e) => e.name)
-    .filter(isTempName)
-    .sort();
-  const now = Date.now();
-  const removed: string[] = [];
-  let firstError: unknown = null;
-  for (const name of names) {
-    const path = `${abs === "/" ? "" : abs}/${name}`;
-    let entry: FileInfo;
-    try {
-      entry = await sys.lstat(path);
-    } catch (e) {
-      if (e instanceof NotFoundError) continue; // swept by someone else
-      firstError ??= e;
-      continue;
-    }
-    const mtime = entry.mtime?.getTime() ?? 0;
-    if (olderThan > 0 && !(now - mtime > olderThan)) continue;
-    if (dryRun) {
-      removed.push(path);
-      continue;
-    }
-    try {
-      const r = await remove(path, { missingOk: true });
-      if (r.entriesRemoved > 0) removed.push(path);
-    } catch (e) {
-      firstError ??= e;
-    }
-  }
-  if (firstError !== null) throw firstError;
-  return { removed };
+  return runAsync(sweepAt(abs, olderThan, dryRun));
 }

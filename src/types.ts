@@ -5,4 +5,10 @@
  * @module
  */
 export type { PathLike } from "./_path.ts";
-export type { PreserveOptions, Progress } from "./_copy.ts";
+export type {
+  CopyFilter,
+  Phase,
+  PreserveOptions,
+  Progress,
+} from "./_copy/options.ts";
+export type { PublishMethod } from "./_publish.ts";

@@ -1,0 +1,214 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * The plan of a copy: every entry of the source, recorded once by a walk, in
+ * the compact form the later steps need (contract G1, G5; issue 18).
+ *
+ * Per entry the plan keeps its name (not its path), its parent's index, its
+ * type, identity (dev, ino), size, mode, owner, link count, the three times
+ * (seconds and nanoseconds), the inode of its copy once made, and for
+ * directories where their children are: about 100 bytes plus the name, in
+ * typed arrays that grow by doubling. No `FileInfo` object, `Date` or path
+ * string is kept per entry.
+ *
+ * Order. The walk is depth first, in pre-order: a directory is listed (its
+ * entries sorted by name, appended together, so a directory's children are
+ * contiguous), then its subdirectories are walked in that order. Every later
+ * walk over the plan (build, re-check, verification, source removal) visits
+ * directories in the same order with {@linkcode dirOrder}, so at any time
+ * the directories it holds open are the chain from the root to the current
+ * one.
+ *
+ * @module
+ */
+import type { Stat } from "../_sys.ts";
+
+/** Entry types. */
+export const K_FILE = 1;
+/** A directory. */
+export const K_DIR = 2;
+/** A symlink. */
+export const K_LINK = 3;
+
+const KINDS: Record<string, number> = {
+  file: K_FILE,
+  dir: K_DIR,
+  symlink: K_LINK,
+};
+
+/** The plan kind of a stat, or 0 for a type a copy cannot make. */
+export function planKind(st: Stat): number {
+  return KINDS[st.kind] ?? 0;
+}
+
+function grow<
+  T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array,
+>(
+  a: T,
+  cap: number,
+): T {
+  const b = new (a.constructor as { new (n: number): T })(cap);
+  b.set(a);
+  return b;
+}
+
+/** The entries of a source tree (see the module doc). */
+export class Plan {
+  /** Number of entries. */
+  n = 0;
+  /** Bytes of file data (a hard-linked file counts once). */
+  bytesTotal = 0;
+  names: string[] = [];
+  parent: Int32Array = new Int32Array(16);
+  kind: Uint8Array = new Uint8Array(16);
+  dev: Float64Array = new Float64Array(16);
+  ino: Float64Array = new Float64Array(16);
+  size: Float64Array = new Float64Array(16);
+  blocks: Float64Array = new Float64Array(16);
+  mode: Uint16Array = new Uint16Array(16);
+  uid: Uint32Array = new Uint32Array(16);
+  gid: Uint32Array = new Uint32Array(16);
+  nlink: Uint32Array = new Uint32Array(16);
+  /** Times: seconds (Float64) and nanoseconds (Uint32), atime, mtime, ctime. */
+  atS: Float64Array = new Float64Array(16);
+  atN: Uint32Array = new Uint32Array(16);
+  mtS: Float64Array = new Float64Array(16);
+  mtN: Uint32Array = new Uint32Array(16);
+  ctS: Float64Array = new Float64Array(16);
+  ctN: Uint32Array = new Uint32Array(16);
+  /** Directories: index of the first child and how many. */
+  first: Int32Array = new Int32Array(16);
+  count: Int32Array = new Int32Array(16);
+  /** The inode of the entry's copy, once made (0 before). */
+  copyIno: Float64Array = new Float64Array(16);
+  /** Symlink targets by index. */
+  targets: Map<number, string> = new Map();
+  /** Hard links: index → index of the first entry naming the same inode. */
+  linkOf: Map<number, number> = new Map();
+  /** Names left out of a directory's copy (filtered, or mount points skipped). */
+  skipped: Map<number, Set<string>> = new Map();
+  /** Paths of the mount points left out. */
+  skippedMounts: string[] = [];
+
+  #cap = 16;
+
+  #ensure(): void {
+    if (this.n < this.#cap) return;
+    const cap = this.#cap * 2;
+    this.parent = grow(this.parent, cap);
+    this.kind = grow(this.kind, cap);
+    this.dev = grow(this.dev, cap);
+    this.ino = grow(this.ino, cap);
+    this.size = grow(this.size, cap);
+    this.blocks = grow(this.blocks, cap);
+    this.mode = grow(this.mode, cap);
+    this.uid = grow(this.uid, cap);
+    this.gid = grow(this.gid, cap);
+    this.nlink = grow(this.nlink, cap);
+    this.atS = grow(this.atS, cap);
+    this.atN = grow(this.atN, cap);
+    this.mtS = grow(this.mtS, cap);
+    this.mtN = grow(this.mtN, cap);
+    this.ctS = grow(this.ctS, cap);
+    this.ctN = grow(this.ctN, cap);
+    this.first = grow(this.first, cap);
+    this.count = grow(this.count, cap);
+    this.copyIno = grow(this.copyIno, cap);
+    this.#cap = cap;
+  }
+
+  /** Records an entry; returns its index. */
+  add(parent: number, name: string, st: Stat): number {
+    this.#ensure();
+    const i = this.n++;
+    this.names.push(name);
+    this.parent[i] = parent;
+    this.kind[i] = planKind(st);
+    this.dev[i] = st.dev;
+    this.ino[i] = st.ino;
+    this.size[i] = st.size;
+    this.blocks[i] = st.blocks;
+    this.mode[i] = st.mode;
+    this.uid[i] = st.uid;
+    this.gid[i] = st.gid;
+    this.nlink[i] = st.nlink;
+    this.atS[i] = st.atimeSec;
+    this.atN[i] = st.atimeNsec;
+    this.mtS[i] = st.mtimeSec;
+    this.mtN[i] = st.mtimeNsec;
+    this.ctS[i] = st.ctimeSec;
+    this.ctN[i] = st.ctimeNsec;
+    this.first[i] = -1;
+    this.count[i] = 0;
+    return i;
+  }
+
+  /** Same object as planned: device, inode and type. */
+  sameIdentity(i: number, st: Stat): boolean {
+    return this.dev[i] === st.dev && this.ino[i] === st.ino &&
+      this.kind[i] === planKind(st);
+  }
+
+  /** Same content as far as stat can tell: size, mtime and ctime. */
+  sameContent(i: number, st: Stat): boolean {
+    return this.size[i] === st.size && this.mtS[i] === st.mtimeSec &&
+      this.mtN[i] === st.mtimeNsec && this.ctS[i] === st.ctimeSec &&
+      this.ctN[i] === st.ctimeNsec;
+  }
+
+  /** Index of child `name` of directory `dir`, or -1 (a scan: for lookups of a few). */
+  childIndex(dir: number, name: string): number {
+    const f = this.first[dir];
+    for (let k = 0; k < this.count[dir]; k++) {
+      if (this.names[f + k] === name) return f + k;
+    }
+    return -1;
+  }
+
+  /** A map from name to index for the children of `dir`. */
+  childMap(dir: number): Map<string, number> {
+    const m = new Map<string, number>();
+    const f = this.first[dir];
+    for (let k = 0; k < this.count[dir]; k++) m.set(this.names[f + k], f + k);
+    return m;
+  }
+
+  /** The path of entry `i` relative to the root ("" for the root). */
+  rel(i: number): string {
+    const parts: string[] = [];
+    for (let k = i; k > 0; k = this.parent[k]) parts.push(this.names[k]);
+    return parts.reverse().join("/");
+  }
+
+  /** Entries copied (files, symlinks, directories). */
+  get entries(): number {
+    return this.n;
+  }
+
+  /** Index of the first symlink in walk order, or -1. */
+  firstLink(): number {
+    for (const i of dirOrder(this)) {
+      const f = this.first[i];
+      for (let k = 0; k < this.count[i]; k++) {
+        if (this.kind[f + k] === K_LINK) return f + k;
+      }
+    }
+    return this.n > 0 && this.kind[0] === K_LINK ? 0 : -1;
+  }
+}
+
+/**
+ * The directories of a plan in walk order (depth first, pre-order, children
+ * in name order): the order every pass over the plan visits them in.
+ */
+export function* dirOrder(p: Plan): Generator<number> {
+  if (p.n === 0 || p.kind[0] !== K_DIR) return;
+  const stack = [0];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    yield d;
+    const f = p.first[d];
+    for (let k = p.count[d] - 1; k >= 0; k--) {
+      if (p.kind[f + k] === K_DIR) stack.push(f + k);
+    }
+  }
+}

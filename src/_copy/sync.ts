@@ -1,0 +1,105 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * Making a built copy durable before it is published (contract G3), with as
+ * few waits for the disk as the guarantee allows.
+ *
+ * - `"each"`: every file and directory is fsynced. Files are not fsynced one
+ *   by one as they are written: up to `BATCH` written files stay open and
+ *   are then fsynced together, in parallel (under the async driver), so the
+ *   waits overlap; directories are fsynced once their metadata is final.
+ * - `"syncfs"`: nothing per file; once everything is written, ONE `syncfs`
+ *   on a descriptor of the copy's root opened before the first write. Since
+ *   Linux 5.8 syncfs reports a writeback error of any file written on that
+ *   filesystem since that descriptor was opened, so a 0 means every byte and
+ *   every directory entry of the copy is on disk. It also waits for other
+ *   processes' dirty data on that filesystem, so it is used only for
+ *   copies of many entries onto a local filesystem (`chooseDurability`).
+ * - `"none"`: `durable: false`.
+ *
+ * @module
+ */
+import { type Dir, feat, type File, type Handle, sys } from "../_sys.ts";
+import { fsOf, isLocal } from "../_caps.ts";
+import { type Gen, heavy, parallel } from "../_run.ts";
+
+/** How a copy is made durable. */
+export type DurableMode = "none" | "each" | "syncfs";
+
+/** Files kept open for one parallel round of fsyncs. */
+const BATCH = 64;
+/** fsyncs in flight at once under the async driver. */
+const WIDTH = 16;
+/** Entries from which a copy onto a local filesystem is synced with one syncfs. */
+export const SYNCFS_MIN_ENTRIES = 32;
+
+/**
+ * The durability mode for a copy of `entries` entries into the directory
+ * `dest` (on device `dev`).
+ */
+export function chooseDurability(
+  durable: boolean,
+  entries: number,
+  dest: Dir,
+  dev: number,
+): DurableMode {
+  if (!durable) return "none";
+  if (
+    feat.syncfs && entries >= SYNCFS_MIN_ENTRIES && isLocal(fsOf(dest, dev))
+  ) {
+    return "syncfs";
+  }
+  return "each";
+}
+
+/** fsync of one handle, blocking or off-thread as the driver runs. */
+export function* fsync(h: Handle): Gen<void> {
+  yield* heavy(() => sys.fsync(h), () => sys.fsyncAsync(h));
+}
+
+/** Carries out a {@linkcode DurableMode} over one build. */
+export class Syncer {
+  #pending: File[] = [];
+
+  /** @param mode How the copy is made durable. */
+  constructor(readonly mode: DurableMode) {}
+
+  /** A file is written and final: takes it (and closes it). */
+  *file(f: File): Gen<void> {
+    if (this.mode !== "each") {
+      sys.close(f);
+      return;
+    }
+    this.#pending.push(f);
+    if (this.#pending.length >= BATCH) yield* this.flush();
+  }
+
+  /** A directory's metadata is final. */
+  *dir(d: Dir): Gen<void> {
+    if (this.mode === "each") yield* fsync(d);
+  }
+
+  /** fsyncs the files taken so far, together, and closes them. */
+  *flush(): Gen<void> {
+    const files = this.#pending;
+    this.#pending = [];
+    try {
+      yield* parallel(files.map((f) => fsync(f)), WIDTH);
+    } finally {
+      for (const f of files) sys.close(f);
+    }
+  }
+
+  /** Everything is written: makes it durable (`root`: the copy's root, opened before the writes). */
+  *finish(root: Handle): Gen<void> {
+    if (this.mode === "each") yield* this.flush();
+    else if (this.mode === "syncfs") {
+      yield* heavy(() => sys.syncfs(root), () => sys.syncfsAsync(root));
+    }
+  }
+
+  /** After a failure: closes what is still held. */
+  close(): void {
+    for (const f of this.#pending) sys.close(f);
+    this.#pending = [];
+  }
+}

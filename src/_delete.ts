@@ -1,0 +1,458 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * THE deletion engine. `remove()`, the source removal of a cross-filesystem
+ * `move()`, the cleanup of a failed operation's temp, the old tree left by a
+ * directory exchange, and `sweep()` all delete through `deleteEntry()`.
+ *
+ * The shape is Rust std's `remove_dir_all`: open the directory without
+ * following a symlink, list it, unlink its entries relative to the held
+ * descriptor, descend into subdirectories by descriptor, remove each
+ * directory once it is empty. Nothing is ever renamed, so it works where
+ * renaming a directory is refused (overlayfs lower layers), and no path is
+ * walked twice, so on the ffi backend a process that swaps a directory for a
+ * symlink while the removal runs cannot redirect it (CVE-2022-21658).
+ *
+ * - Symlinks are never followed: a symlink is unlinked as a link.
+ * - `unlinkAt` never removes a directory and `rmdirAt` never a file: an
+ *   entry that changed type since it was listed is looked at again.
+ * - Mount points (another device, or a mount root of the same one, such as a
+ *   bind mount) are not entered with `oneFileSystem`; a mount point that
+ *   cannot be removed (EBUSY) is reported either way.
+ * - Other deleters are expected: ENOENT (ESTALE on NFS) means someone else
+ *   removed it, which is what we wanted.
+ * - An entry created after its directory was listed is not chased: the
+ *   directory's rmdir fails with ENOTEMPTY, it is listed again, and what is
+ *   new is left and reported (`appeared`).
+ * - A `guard` limits the removal to what was planned: an entry it does not
+ *   know, or that changed since it was planned, is left and reported
+ *   (move's source removal, which must delete only what it copied).
+ * - Depth: no recursion; the open directories are a {@linkcode Chain}.
+ * - Directories we may not list or write are given owner rwx first (which
+ *   only works for directories of our own).
+ *
+ * @module
+ */
+import { type Dir, type DirEntry, type Stat, sys } from "./_sys.ts";
+import { ATTR_MOUNT_ROOT } from "./_sys_types.ts";
+import { Chain, type Frame } from "./_chain.ts";
+import { type Gen, PACE } from "./_run.ts";
+import { under } from "./_path.ts";
+import {
+  AbortedError,
+  MountPointError,
+  NotEmptyError,
+  SafeFsError,
+  SourceChangedError,
+} from "./errors.ts";
+
+/** Limits a removal to planned entries that did not change. */
+export interface Guard {
+  /** The root's token. */
+  root: number;
+  /** The token of `name` in the directory of token `parent`; -1 when not planned. */
+  child(parent: number, name: string): number;
+  /** True when the entry is still what was planned. */
+  unchanged(token: number, st: Stat): boolean;
+}
+
+/** How a removal runs. */
+export interface DeleteOptions {
+  /** The primitive, for errors. */
+  op: string;
+  /** Leave other filesystems (mount points) alone. */
+  oneFileSystem: boolean;
+  /** Stops at the next entry with `AbortedError`. */
+  signal?: AbortSignal | undefined;
+  /** Called now and then with the entries removed so far. */
+  onProgress?: ((removed: number, path: string) => void) | undefined;
+  /** Remove only what the guard knows and finds unchanged. */
+  guard?: Guard | undefined;
+}
+
+/** What a removal did and left. */
+export interface DeleteReport {
+  /** Entries this call removed. */
+  removed: number;
+  /** The entry itself is gone (removed by us or by someone else). */
+  gone: boolean;
+  /** Entries left because they were created after their directory was listed (or not planned). */
+  appeared: string[];
+  /** Entries left because they changed since they were planned. */
+  changed: string[];
+  /** Mount points left in place. */
+  mounts: string[];
+}
+
+interface DFrame extends Frame {
+  token: number;
+  path: string;
+  list: DirEntry[];
+  i: number;
+  /** Something inside stays: no rmdir. */
+  kept: boolean;
+  /** We gave it owner rwx already. */
+  chmodded: boolean;
+}
+
+function codeOf(e: unknown): string {
+  return e instanceof SafeFsError ? e.code : "";
+}
+
+function isGone(e: unknown): boolean {
+  const c = codeOf(e);
+  return c === "ENOENT" || c === "ESTALE";
+}
+
+function isDenied(e: unknown): boolean {
+  const c = codeOf(e);
+  return c === "EACCES" || c === "EPERM";
+}
+
+const PROGRESS_MS = 100;
+
+class Deleter {
+  readonly report: DeleteReport = {
+    removed: 0,
+    gone: false,
+    appeared: [],
+    changed: [],
+    mounts: [],
+  };
+  readonly chain: Chain<DFrame>;
+  #lastProgress = performance.now();
+
+  constructor(readonly o: DeleteOptions) {
+    this.chain = new Chain<DFrame>(o.op);
+  }
+
+  tick(path: string): void {
+    if (this.o.signal?.aborted) {
+      throw new AbortedError(`Removal was aborted at '${path}'`, {
+        code: "ABORT_ERR",
+        op: this.o.op,
+        path,
+        cause: this.o.signal.reason,
+      });
+    }
+    if (this.o.onProgress !== undefined) {
+      const now = performance.now();
+      if (now - this.#lastProgress >= PROGRESS_MS) {
+        this.#lastProgress = now;
+        this.o.onProgress(this.report.removed, path);
+      }
+    }
+  }
+
+  /** Gives the frame's directory owner rwx (once); false if that failed. */
+  chmodFrame(f: DFrame): boolean {
+    if (f.chmodded || f.dir === null) return false;
+    f.chmodded = true;
+    try {
+      const st = sys.fstat(f.dir);
+      sys.chmod(f.dir, st.mode | 0o700);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Unlinks non-directory `name` of `dir`. Returns "dir" when it is a directory now. */
+  unlink(dir: Dir, f: DFrame | null, name: string, path: string): "ok" | "dir" {
+    for (let attempt = 0;; attempt++) {
+      try {
+        sys.unlinkAt(dir, name);
+        this.report.removed++;
+        return "ok";
+      } catch (e) {
+        if (isGone(e)) return "ok";
+        const c = codeOf(e);
+        if (c === "EISDIR") return "dir";
+        if (c === "EBUSY") {
+          // A file bind-mounted over this one.
+          this.report.mounts.push(path);
+          if (f !== null) f.kept = true;
+          return "ok";
+        }
+        if (attempt === 0 && isDenied(e) && f !== null && this.chmodFrame(f)) {
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Opens and checks subdirectory `name` of frame `f` (whose stat is `st`). */
+  openChild(f: DFrame, name: string, st: Stat): Dir | "gone" | "changed" {
+    for (let attempt = 0;; attempt++) {
+      let d: Dir;
+      try {
+        d = sys.openDirAt(f.dir!, name);
+      } catch (e) {
+        if (isGone(e)) return "gone";
+        const c = codeOf(e);
+        if (c === "ELOOP" || c === "ENOTDIR") return "changed";
+        if (attempt === 0 && c === "EACCES") {
+          try {
+            // A directory of ours we may not read: give it owner rwx (the
+            // entry was a directory when stat'ed; see Backend.chmodAt).
+            sys.chmodAt(f.dir!, name, st.mode | 0o700);
+            continue;
+          } catch {
+            // Not ours: the open's error is the one to report.
+          }
+        }
+        throw e;
+      }
+      const now = sys.fstat(d);
+      if (now.dev !== st.dev || now.ino !== st.ino) {
+        sys.close(d);
+        return "changed";
+      }
+      return d;
+    }
+  }
+
+  /** Handles one listed entry of the deepest frame. */
+  entry(f: DFrame, e: DirEntry): void {
+    const path = under(f.path, e.name);
+    const guard = this.o.guard;
+    const token = guard === undefined ? -1 : guard.child(f.token, e.name);
+    if (guard !== undefined && token < 0) {
+      this.report.appeared.push(path);
+      f.kept = true;
+      return;
+    }
+    for (let hops = 0; hops < 3; hops++) {
+      let st: Stat | null = null;
+      let kind = e.kind;
+      if (kind === "dir" || kind === null || guard !== undefined || hops > 0) {
+        try {
+          st = sys.statAt(f.dir!, e.name);
+        } catch (err) {
+          if (isGone(err)) return;
+          throw err;
+        }
+        kind = st.kind;
+      }
+      if (guard !== undefined && !guard.unchanged(token, st!)) {
+        this.report.changed.push(path);
+        f.kept = true;
+        return;
+      }
+      if (kind !== "dir") {
+        if (this.unlink(f.dir!, f, e.name, path) === "ok") return;
+        continue; // It is a directory now: look again.
+      }
+      if (st!.dev !== f.dev || (st!.attrs & ATTR_MOUNT_ROOT) !== 0) {
+        if (this.o.oneFileSystem) {
+          this.report.mounts.push(path);
+          f.kept = true;
+          return;
+        }
+      }
+      const d = this.openChild(f, e.name, st!);
+      if (d === "gone") return;
+      if (d === "changed") continue;
+      let list: DirEntry[];
+      try {
+        list = sys.list(d);
+      } catch (err) {
+        sys.close(d);
+        throw err;
+      }
+      this.chain.push({
+        dir: d,
+        name: e.name,
+        dev: st!.dev,
+        ino: st!.ino,
+        token,
+        path,
+        list,
+        i: 0,
+        kept: false,
+        chmodded: false,
+      });
+      return;
+    }
+    throw new SourceChangedError(
+      `Cannot ${this.o.op} '${path}': it keeps changing between a file and a directory; stopped`,
+      { code: "ESRCCHANGED", op: this.o.op, path },
+    );
+  }
+
+  /**
+   * Removes the directory of the finished frame `f` from `parent` (the frame
+   * above it, or null for the caller's directory `outer`).
+   */
+  rmdir(outer: Dir, parent: DFrame | null, f: DFrame): void {
+    const dir = parent === null ? outer : parent.dir!;
+    for (let attempt = 0;; attempt++) {
+      try {
+        sys.rmdirAt(dir, f.name);
+        this.report.removed++;
+        if (parent === null) this.report.gone = true;
+        return;
+      } catch (e) {
+        if (isGone(e)) {
+          if (parent === null) this.report.gone = true;
+          return;
+        }
+        const c = codeOf(e);
+        if (c === "ENOTEMPTY" || c === "EEXIST") {
+          // Created after we listed it: left and reported, not chased. Only
+          // names not listed before are new; a listed one still there was
+          // put back by someone else, which is new as well.
+          const again = f.dir === null ? [] : sys.list(f.dir);
+          if (again.length === 0 && attempt === 0) continue;
+          for (const n of again) {
+            this.report.appeared.push(under(f.path, n.name));
+          }
+          f.kept = true;
+          if (parent !== null) parent.kept = true;
+          return;
+        }
+        if (c === "EBUSY") {
+          this.report.mounts.push(f.path);
+          if (parent !== null) parent.kept = true;
+          return;
+        }
+        if (
+          attempt === 0 && isDenied(e) && parent !== null &&
+          this.chmodFrame(parent)
+        ) {
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  *run(outer: Dir, name: string, st: Stat): Gen<void> {
+    const path = under(outer.path, name);
+    const root = sys.openDirAt(outer, name);
+    const now = sys.fstat(root);
+    if (now.dev !== st.dev || now.ino !== st.ino) {
+      sys.close(root);
+      throw new SourceChangedError(
+        `Cannot ${this.o.op} '${path}': it was replaced while it was being opened; nothing was removed`,
+        { code: "ESRCCHANGED", op: this.o.op, path },
+      );
+    }
+    this.chain.push({
+      dir: root,
+      name,
+      dev: st.dev,
+      ino: st.ino,
+      token: this.o.guard?.root ?? -1,
+      path,
+      list: sys.list(root),
+      i: 0,
+      kept: false,
+      chmodded: false,
+    });
+    try {
+      while (this.chain.depth > 0) {
+        const f = this.chain.top;
+        if (f.i < f.list.length) {
+          const e = f.list[f.i];
+          f.list[f.i++] = undefined as unknown as DirEntry;
+          yield PACE;
+          this.tick(f.path);
+          this.entry(f, e);
+          continue;
+        }
+        const done = this.chain.pop();
+        const parent = this.chain.depth > 0 ? this.chain.top : null;
+        try {
+          if (!done.kept) this.rmdir(outer, parent, done);
+          else if (parent !== null) parent.kept = true;
+        } finally {
+          sys.close(done.dir!);
+          done.dir = null;
+        }
+      }
+    } finally {
+      this.chain.closeAll();
+    }
+  }
+}
+
+/**
+ * Removes `name` from `dir` (never following it): a file, symlink or
+ * special file is unlinked, a directory removed with everything in it (see
+ * the module doc). `st` is the caller's `statAt(dir, name)`; an entry that no
+ * longer matches it (dev, ino) when opened fails with `SourceChangedError`
+ * and nothing in it is touched. Not fsynced: the caller makes `dir` durable.
+ */
+export function* deleteEntry(
+  dir: Dir,
+  name: string,
+  st: Stat,
+  o: DeleteOptions,
+): Gen<DeleteReport> {
+  const d = new Deleter(o);
+  if (o.guard !== undefined && !o.guard.unchanged(o.guard.root, st)) {
+    d.report.changed.push(under(dir.path, name));
+    return d.report;
+  }
+  if (st.kind !== "dir") {
+    const path = under(dir.path, name);
+    if (d.unlink(dir, null, name, path) === "dir") {
+      throw new SourceChangedError(
+        `Cannot ${o.op} '${path}': it became a directory while it was being removed; nothing was removed`,
+        { code: "ESRCCHANGED", op: o.op, path },
+      );
+    }
+    d.report.gone = d.report.mounts.length === 0;
+    return d.report;
+  }
+  yield* d.run(dir, name, st);
+  o.onProgress?.(d.report.removed, under(dir.path, name));
+  return d.report;
+}
+
+function listPaths(paths: string[], max = 5): string {
+  const shown = paths.slice(0, max).map((p) => `'${p}'`).join(", ");
+  return paths.length > max ? `${shown} and ${paths.length - max} more` : shown;
+}
+
+/**
+ * The error for a removal that left entries behind (null when nothing was
+ * left): `MountPointError` when only mount points stayed, else
+ * `NotEmptyError` naming what appeared, what changed and the mount points.
+ */
+export function leftoverError(
+  op: string,
+  path: string,
+  r: DeleteReport,
+): NotEmptyError | null {
+  if (r.appeared.length === 0 && r.changed.length === 0) {
+    if (r.mounts.length === 0) return null;
+    return new MountPointError(
+      `Cannot ${op} '${path}': ${r.mounts.length} mount point${
+        r.mounts.length === 1 ? "" : "s"
+      } inside it ${r.mounts.length === 1 ? "was" : "were"} left in place ` +
+        `with the directories leading to them: ${listPaths(r.mounts)}`,
+      { code: "EBUSY", op, path, mountPoints: r.mounts },
+    );
+  }
+  const parts: string[] = [];
+  if (r.appeared.length > 0) {
+    parts.push(
+      `entries were created while it was being removed and were left: ${
+        listPaths(r.appeared)
+      }`,
+    );
+  }
+  if (r.changed.length > 0) {
+    parts.push(`entries changed and were left: ${listPaths(r.changed)}`);
+  }
+  if (r.mounts.length > 0) {
+    parts.push(`mount points left: ${listPaths(r.mounts)}`);
+  }
+  return new NotEmptyError(`Cannot ${op} '${path}': ${parts.join("; ")}`, {
+    code: "ENOTEMPTY",
+    op,
+    path: r.appeared[0] ?? r.changed[0] ?? path,
+  });
+}

@@ -1,0 +1,425 @@
+// Copyright 2026 the safefs authors. MIT license.
+/**
+ * The `path` backend: the seam's (directory, name) calls made with Deno's
+ * path-based file API, for programs run without `--allow-ffi`.
+ *
+ * A {@linkcode Dir} here is an absolute path plus the (dev, ino) seen when it
+ * was opened. Before every call that changes something in a directory, the
+ * directory's path is checked to still name that (dev, ino); a mismatch fails
+ * the call with code `"ESRCCHANGED"` and nothing done. Renames made through
+ * this backend update the paths of the directories and files it holds open,
+ * so a held directory follows our own renames as a descriptor would.
+ *
+ * What it cannot do (and the ffi backend does): every call resolves its path
+ * again, so between a check and the call a process that can rename entries of
+ * a directory on the way can redirect the call elsewhere; there is no
+ * `RENAME_NOREPLACE`, `RENAME_EXCHANGE`, `copy_file_range` between open files,
+ * `SEEK_DATA`/`SEEK_HOLE`, `syncfs` or nanosecond times; `unlinkAt` checks
+ * the entry is not a directory and then calls `Deno.remove`, so an EMPTY
+ * directory swapped in between is removed; paths longer than PATH_MAX fail
+ * with ENAMETOOLONG.
+ *
+ * @module
+ */
+import * as nodeFs from "node:fs";
+import type {
+  Backend,
+  Dir,
+  DirEntry,
+  File,
+  FsInfo,
+  Handle,
+  Kind,
+  OpenFlags,
+  RenameHow,
+  Stat,
+  Timespec,
+} from "./_sys_types.ts";
+
+class PathDir implements Dir {
+  readonly type = "dir" as const;
+  /** An open FsFile on the directory, for fsync and lock (lazily). */
+  fh: Deno.FsFile | null = null;
+  constructor(
+    public path: string,
+    readonly dev: number,
+    readonly ino: number,
+  ) {}
+}
+
+class PathFile implements File {
+  readonly type = "file" as const;
+  constructor(
+    public path: string,
+    readonly fh: Deno.FsFile,
+    readonly dev: number,
+    readonly ino: number,
+  ) {}
+}
+
+type PathHandle = PathDir | PathFile;
+
+/** Open handles, whose paths follow the renames made through this backend. */
+const open = new Set<PathHandle>();
+
+/** An error carrying an errno name, classified by `_errno.ts` like any other. */
+function coded(code: string, message: string): Error {
+  const e = new Error(message);
+  (e as Error & { code: string }).code = code;
+  return e;
+}
+
+function join(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
+function kindOf(i: Deno.FileInfo): Kind {
+  if (i.isFile) return "file";
+  if (i.isDirectory) return "dir";
+  if (i.isSymlink) return "symlink";
+  if (i.isFifo) return "fifo";
+  if (i.isSocket) return "socket";
+  if (i.isCharDevice) return "char";
+  if (i.isBlockDevice) return "block";
+  return "unknown";
+}
+
+function split(d: Date | null): [number, number] {
+  if (d === null) return [0, 0];
+  const ms = d.getTime();
+  const sec = Math.floor(ms / 1000);
+  return [sec, (ms - sec * 1000) * 1e6];
+}
+
+function toStat(i: Deno.FileInfo): Stat {
+  const [as, an] = split(i.atime);
+  const [ms, mn] = split(i.mtime);
+  const [cs, cn] = split(i.ctime ?? i.mtime);
+  return {
+    kind: kindOf(i),
+    dev: i.dev,
+    ino: i.ino ?? 0,
+    mode: (i.mode ?? 0) & 0o7777,
+    nlink: i.nlink ?? 1,
+    uid: i.uid ?? 0,
+    gid: i.gid ?? 0,
+    size: i.size,
+    blocks: i.blocks ?? 0,
+    atimeSec: as,
+    atimeNsec: an,
+    mtimeSec: ms,
+    mtimeNsec: mn,
+    ctimeSec: cs,
+    ctimeNsec: cn,
+    attrs: 0,
+  };
+}
+
+function seconds(t: Timespec): number {
+  return t.sec + t.nsec / 1e9;
+}
+
+/** Fails unless `d.path` still names the directory that was opened. */
+function check(d: Dir): PathDir {
+  const pd = d as PathDir;
+  const i = Deno.lstatSync(pd.path);
+  if (!i.isDirectory || i.dev !== pd.dev || i.ino !== pd.ino) {
+    throw coded(
+      "ESRCCHANGED",
+      `the directory '${pd.path}' was replaced since it was opened`,
+    );
+  }
+  return pd;
+}
+
+function checkHandle(h: Handle): PathHandle {
+  if (h.type === "dir") return check(h);
+  const f = h as PathFile;
+  const i = Deno.lstatSync(f.path);
+  if (i.dev !== f.dev || i.ino !== f.ino) {
+    throw coded(
+      "ESRCCHANGED",
+      `the file '${f.path}' was replaced since it was opened`,
+    );
+  }
+  return f;
+}
+
+function dirFile(d: PathDir): Deno.FsFile {
+  if (d.fh === null) {
+    const fh = Deno.openSync(d.path, { read: true });
+    const i = fh.statSync();
+    if (!i.isDirectory || i.dev !== d.dev || i.ino !== d.ino) {
+      fh.close();
+      throw coded(
+        "ESRCCHANGED",
+        `the directory '${d.path}' was replaced since it was opened`,
+      );
+    }
+    d.fh = fh;
+  }
+  return d.fh;
+}
+
+/** After a rename of `from` to `to`: the open handles under `from` move too. */
+function moved(from: string, to: string): void {
+  const prefix = from + "/";
+  for (const h of open) {
+    if (h.path === from) h.path = to;
+    else if (h.path.startsWith(prefix)) h.path = to + h.path.slice(from.length);
+  }
+}
+
+function openDirPath(path: string, follow: boolean): PathDir {
+  const i = follow ? Deno.statSync(path) : Deno.lstatSync(path);
+  if (i.isSymlink) {
+    throw coded("ELOOP", `'${path}' is a symlink (os error 40)`);
+  }
+  if (!i.isDirectory) {
+    throw coded("ENOTDIR", `'${path}' is not a directory (os error 20)`);
+  }
+  const d = new PathDir(path, i.dev, i.ino ?? 0);
+  open.add(d);
+  return d;
+}
+
+const unsupported = (what: string): Error =>
+  coded("EOPNOTSUPP", `${what} is not available on the path backend`);
+
+/** Creates the path backend. */
+export function createPathBackend(): Backend {
+  return {
+    features: {
+      name: "path",
+      fdRelative: false,
+      renameFlags: false,
+      beneath: false,
+      nsTimes: false,
+      seekHoles: false,
+      copyRange: false,
+      syncfs: false,
+      lock: true,
+      maxPath: 4095,
+    },
+
+    openDir: (path, follow) => openDirPath(path, follow),
+    openDirAt: (dir, name) => {
+      const d = check(dir);
+      if (name === "..") {
+        const parent = d.path === "/"
+          ? "/"
+          : d.path.slice(0, d.path.lastIndexOf("/")) || "/";
+        return openDirPath(parent, false);
+      }
+      return openDirPath(join(d.path, name), false);
+    },
+    openDirBeneath: () => {
+      throw unsupported("openat2");
+    },
+    fstat: (h) => {
+      if (h.type === "file") return toStat((h as PathFile).fh.statSync());
+      return toStat(dirFile(check(h)).statSync());
+    },
+    statAt: (dir, name, follow) => {
+      const p = join((dir as PathDir).path, name);
+      return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
+    },
+    list: (dir) => {
+      const out: DirEntry[] = [];
+      for (const e of Deno.readDirSync((dir as PathDir).path)) {
+        out.push({
+          name: e.name,
+          kind: e.isFile
+            ? "file"
+            : e.isDirectory
+            ? "dir"
+            : e.isSymlink
+            ? "symlink"
+            : null,
+        });
+      }
+      return out;
+    },
+    openAt: (dir, name, flags: OpenFlags) => {
+      const d = flags.create || flags.write ? check(dir) : (dir as PathDir);
+      const p = join(d.path, name);
+      if (flags.create) {
+        const fh = Deno.openSync(p, {
+          read: flags.read ?? false,
+          write: true,
+          createNew: true,
+          mode: flags.mode ?? 0o666,
+        });
+        const i = fh.statSync();
+        const f = new PathFile(p, fh, i.dev, i.ino ?? 0);
+        open.add(f);
+        return f;
+      }
+      const before = flags.follow ? Deno.statSync(p) : Deno.lstatSync(p);
+      if (before.isSymlink) {
+        throw coded("ELOOP", `'${p}' is a symlink (os error 40)`);
+      }
+      if (before.isDirectory) {
+        throw coded("EISDIR", `'${p}' is a directory (os error 21)`);
+      }
+      if (!before.isFile) {
+        // Deno cannot open without O_NONBLOCK: opening a FIFO would block.
+        throw coded(
+          "EFTYPE",
+          `'${p}' is not a regular file and cannot be opened safely without --allow-ffi`,
+        );
+      }
+      const fh = Deno.openSync(p, {
+        read: flags.read ?? false,
+        write: flags.write ?? false,
+      });
+      const i = fh.statSync();
+      if (i.dev !== before.dev || i.ino !== before.ino) {
+        fh.close();
+        throw coded(
+          "ESRCCHANGED",
+          `'${p}' was replaced while it was being opened`,
+        );
+      }
+      const f = new PathFile(p, fh, i.dev, i.ino ?? 0);
+      open.add(f);
+      return f;
+    },
+    mkdirAt: (dir, name, mode) => {
+      Deno.mkdirSync(join(check(dir).path, name), { mode });
+    },
+    unlinkAt: (dir, name) => {
+      const p = join(check(dir).path, name);
+      if (Deno.lstatSync(p).isDirectory) {
+        throw coded("EISDIR", `'${p}' is a directory (os error 21)`);
+      }
+      Deno.removeSync(p);
+    },
+    rmdirAt: (dir, name) => {
+      nodeFs.rmdirSync(join(check(dir).path, name));
+    },
+    renameAt: (fromDir, fromName, toDir, toName, how: RenameHow) => {
+      if (how !== "replace") {
+        throw coded(
+          "EINVAL",
+          `rename with ${how} is not available on the path backend (os error 22)`,
+        );
+      }
+      const a = join(check(fromDir).path, fromName);
+      const b = join(check(toDir).path, toName);
+      Deno.renameSync(a, b);
+      moved(a, b);
+    },
+    linkAt: (fromDir, fromName, toDir, toName) => {
+      Deno.linkSync(
+        join(check(fromDir).path, fromName),
+        join(check(toDir).path, toName),
+      );
+    },
+    symlinkAt: (target, dir, name) => {
+      Deno.symlinkSync(target, join(check(dir).path, name));
+    },
+    readLinkAt: (dir, name) =>
+      Deno.readLinkSync(join((dir as PathDir).path, name)),
+    chmod: (h, mode) => {
+      Deno.chmodSync(checkHandle(h).path, mode);
+    },
+    chmodAt: (dir, name, mode) => {
+      Deno.chmodSync(join(check(dir).path, name), mode);
+    },
+    accessDir: (dir, mode) => {
+      nodeFs.accessSync(check(dir).path, mode);
+    },
+    chown: (h, uid, gid) => {
+      Deno.chownSync(
+        checkHandle(h).path,
+        uid === -1 ? null : uid,
+        gid === -1 ? null : gid,
+      );
+    },
+    utimes: (h, atime, mtime) => {
+      if (h.type === "file") {
+        (h as PathFile).fh.utimeSync(seconds(atime), seconds(mtime));
+      } else {
+        Deno.utimeSync(check(h).path, seconds(atime), seconds(mtime));
+      }
+    },
+    lchownAt: (dir, name, uid, gid) => {
+      nodeFs.lchownSync(join(check(dir).path, name), uid, gid);
+    },
+    lutimesAt: (dir, name, atime, mtime) => {
+      nodeFs.lutimesSync(
+        join(check(dir).path, name),
+        seconds(atime),
+        seconds(mtime),
+      );
+    },
+    read: (f, buf, pos) => {
+      const fh = (f as PathFile).fh;
+      fh.seekSync(pos, Deno.SeekMode.Start);
+      return fh.readSync(buf) ?? 0;
+    },
+    write: (f, buf, pos) => {
+      const fh = (f as PathFile).fh;
+      fh.seekSync(pos, Deno.SeekMode.Start);
+      return fh.writeSync(buf);
+    },
+    readAsync: async (f, buf, pos) => {
+      const fh = (f as PathFile).fh;
+      await fh.seek(pos, Deno.SeekMode.Start);
+      return (await fh.read(buf)) ?? 0;
+    },
+    writeAsync: async (f, buf, pos) => {
+      const fh = (f as PathFile).fh;
+      await fh.seek(pos, Deno.SeekMode.Start);
+      return await fh.write(buf);
+    },
+    truncate: (f, len) => {
+      (f as PathFile).fh.truncateSync(len);
+    },
+    seek: () => {
+      throw unsupported("SEEK_DATA/SEEK_HOLE");
+    },
+    copyRange: () => {
+      throw unsupported("copy_file_range");
+    },
+    copyRangeAsync: () => Promise.reject(unsupported("copy_file_range")),
+    fsync: (h) => {
+      if (h.type === "file") (h as PathFile).fh.syncSync();
+      else dirFile(h as PathDir).syncSync();
+    },
+    fsyncAsync: async (h) => {
+      if (h.type === "file") await (h as PathFile).fh.sync();
+      else await dirFile(h as PathDir).sync();
+    },
+    syncfs: () => {
+      throw unsupported("syncfs");
+    },
+    syncfsAsync: () => Promise.reject(unsupported("syncfs")),
+    lock: (h) => {
+      const fh = h.type === "file" ? (h as PathFile).fh : dirFile(h as PathDir);
+      return fh.tryLockSync(true);
+    },
+    close: (h) => {
+      const ph = h as PathHandle;
+      if (!open.delete(ph)) return;
+      if (ph instanceof PathFile) ph.fh.close();
+      else if (ph.fh !== null) ph.fh.close();
+    },
+    fsInfo: (): FsInfo | null => null,
+    realPath: (path) => Deno.realPathSync(path),
+    euid: () => {
+      try {
+        if (
+          Deno.permissions.querySync({ name: "sys", kind: "uid" }).state !==
+            "granted"
+        ) {
+          return null;
+        }
+        return Deno.uid();
+      } catch {
+        return null;
+      }
+    },
+  };
+}
