@@ -13,18 +13,7 @@
  * @module
  */
 import { ErrnoError } from "./_sys_types.ts";
-import {
-  AlreadyExistsError,
-  CrossDeviceError,
-  InvalidArgumentError,
-  NotEmptyError,
-  NotFoundError,
-  PermissionError,
-  SafeFsError,
-  type SafeFsErrorOptions,
-  SourceChangedError,
-  UnsupportedFileTypeError,
-} from "./errors.ts";
+import { SafeFsError, type SafeFsErrorOptions } from "./errors.ts";
 
 /** Linux errno numbers to their names, for the errnos a file library meets. */
 const LINUX: Record<number, string> = {
@@ -199,32 +188,17 @@ export function toSafeFsError(err: unknown, call: FailedCall): SafeFsError {
   return errorFor(code, message, options);
 }
 
-/** The `SafeFsError` subclass for `code`, constructed. */
+/**
+ * The `SafeFsError` subclass for `code`, constructed: `new SafeFsError()`
+ * picks it from the code (EEXIST, ENOENT, EISDIR, ENOTDIR, EXDEV, ENOTEMPTY,
+ * EACCES/EPERM/ENOTCAPABLE, EINVAL, ESRCCHANGED, EFTYPE, ABORT_ERR; the table
+ * is in `errors.ts`), and a plain `SafeFsError` for any other code. Each is
+ * also an instance of the matching `Deno.errors` class.
+ */
 export function errorFor(
   code: string,
   message: string,
   options: SafeFsErrorOptions,
 ): SafeFsError {
-  switch (code) {
-    case "EEXIST":
-      return new AlreadyExistsError(message, options);
-    case "ENOENT":
-      return new NotFoundError(message, options);
-    case "EXDEV":
-      return new CrossDeviceError(message, options);
-    case "ENOTEMPTY":
-      return new NotEmptyError(message, options);
-    case "EACCES":
-    case "EPERM":
-    case "ENOTCAPABLE":
-      return new PermissionError(message, options);
-    case "EINVAL":
-      return new InvalidArgumentError(message, options);
-    case "ESRCCHANGED":
-      return new SourceChangedError(message, options);
-    case "EFTYPE":
-      return new UnsupportedFileTypeError(message, options);
-    default:
-      return new SafeFsError(message, options);
-  }
+  return new SafeFsError(message, { ...options, code });
 }
