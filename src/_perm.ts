@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { basename, dirname, join } from "./_path.ts";
+import { basename, dirname, isWithin, join } from "./_path.ts";
 import { PermissionError } from "./errors.ts";
 import { sys } from "./_sys.ts";
 
@@ -89,7 +89,8 @@ export function allowAll(): boolean {
  * The flags missing for `needs`, judged lexically (symlinks are not resolved
  * here): `["--allow-all"]` alone when a path needs it (see
  * {@linkcode needsAllowAll}; it grants everything else too), else one
- * `--allow-KIND=PATH` per missing need, in order, without repeats.
+ * `--allow-KIND=PATH` per missing need, in order, without repeats and
+ * without paths that another missing flag of the same kind covers.
  *
  * @param needs What a call (or several) will do, where.
  * @returns The missing flags; empty when nothing is missing.
@@ -102,11 +103,19 @@ export function missingFlags(needs: Need[]): string[] {
     read: sys.permission({ name: "read" }) === "granted",
     write: sys.permission({ name: "write" }) === "granted",
   };
+  const missing = needs.filter((n) =>
+    !everywhere[n.kind] && !granted(n.kind, n.path)
+  );
+  // A path inside another missing one of the same kind needs no flag of
+  // its own: Deno's grants cover everything beneath them.
+  const covered = (n: Need): boolean =>
+    missing.some((m) =>
+      m.kind === n.kind && m.path !== n.path && isWithin(m.path, n.path)
+    );
   const flags: string[] = [];
-  for (const n of needs) {
-    if (everywhere[n.kind] || granted(n.kind, n.path)) continue;
+  for (const n of missing) {
     const flag = `--allow-${n.kind}=${n.path}`;
-    if (!flags.includes(flag)) flags.push(flag);
+    if (!covered(n) && !flags.includes(flag)) flags.push(flag);
   }
   return flags;
 }

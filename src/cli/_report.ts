@@ -184,9 +184,15 @@ export class Reporter {
     return r;
   }
 
-  /** Records an operation that failed before it could start. */
-  failed(base: OpBase, e: unknown): void {
-    this.#failure(this.#record(base), base, e);
+  /**
+   * Records an operation that failed before it could start.
+   *
+   * @param base What the operation is.
+   * @param e Why it failed.
+   * @param line The text-mode line, when it must be worded otherwise.
+   */
+  failed(base: OpBase, e: unknown, line?: string): void {
+    this.#failure(this.#record(base), base, e, line);
   }
 
   /** Records an operation skipped on request (-i answered no). */
@@ -206,12 +212,12 @@ export class Reporter {
     return r;
   }
 
-  #failure(r: OpReport, base: OpBase, e: unknown): void {
+  #failure(r: OpReport, base: OpBase, e: unknown, line?: string): void {
     if (e instanceof AbortedError) this.#interrupted = true;
     r.ok = false;
     r.error = errorJson(e);
     if (!this.#mode.json) {
-      this.err(describeError(this.#cmd ?? "", base.what, e));
+      this.err(line ?? describeError(this.#cmd ?? "", base.what, e));
     }
   }
 

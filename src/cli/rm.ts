@@ -82,13 +82,15 @@ Examples:
     const refused = positionals.filter((p) => refusal(p) !== null);
     if (refused.length > 0) {
       for (const p of refused) {
+        const why = refusal(p)!;
         report.failed(
           base(p),
-          new InvalidArgumentError(`Cannot remove '${p}': ${refusal(p)}`, {
+          new InvalidArgumentError(`Cannot remove '${p}': ${why}`, {
             code: "EINVAL",
             op: "remove",
             path: p,
           }),
+          `safefs rm: ${why}`,
         );
       }
       if (refused.length < positionals.length) {
