@@ -52,6 +52,19 @@ Deno.test("safefs names every missing flag of a command line in one run, and tho
     assertEquals(ok.code, 0, `${more.join(" ")}: ${ok.stderr}`);
     assertEquals(Deno.readTextFileSync(join(b, "z")), "z");
     assertEquals(snapshot(join(a, "x")), null);
+
+    // Destination granted, one source not: its flags, before anything runs.
+    Deno.writeTextFileSync(join(c, "w"), "w");
+    const before2 = [snapshot(a), snapshot(b), snapshot(c)];
+    const src = await cli(["cp", "--json", join(a, "y"), join(c, "w"), b], {
+      perms: [a, b],
+    });
+    assertEquals(src.code, 1, src.stderr);
+    deepStrictEqual(JSON.parse(src.stdout).operations, []);
+    deepStrictEqual(JSON.parse(src.stdout).error.flags, [
+      `--allow-read=${join(c, "w")}`,
+    ]);
+    deepStrictEqual([snapshot(a), snapshot(b), snapshot(c)], before2);
   } finally {
     cleanup(a, b, c);
   }

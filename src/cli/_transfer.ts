@@ -73,10 +73,10 @@ export async function transfer(ctx: Ctx, t: Transfer): Promise<void> {
     targetDir: typeof values["target-directory"] === "string",
     noTargetDir: values["no-target-directory"] === true,
   };
-  // First the permission to look at what the destination is. If it is
-  // missing, name it with everything the operations will need as well
-  // (assuming DEST is a directory whenever it has to be one).
-  const looks = [dest, ...srcs.filter(hasTrailingSlash)].flatMap(needs.look);
+  // First the permission to look at what the destination and the sources
+  // are. If it is missing, name it with everything the operations will need
+  // as well (assuming DEST is a directory whenever it has to be one).
+  const looks = [dest, ...srcs].flatMap(needs.look);
   if (checkAll(cmd, looks) !== null) {
     const into = !mode.noTargetDir &&
       (mode.targetDir || srcs.length > 1 || hasTrailingSlash(dest));
