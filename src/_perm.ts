@@ -89,8 +89,7 @@ export function allowAll(): boolean {
  * The flags missing for `needs`, judged lexically (symlinks are not resolved
  * here): `["--allow-all"]` alone when a path needs it (see
  * {@linkcode needsAllowAll}; it grants everything else too), else one
- * `--allow-KIND=PATH` per missing need, in order, without repeats and
- * without paths that another missing flag of the same kind covers.
+ * `--allow-KIND=PATH` per missing need, in order, without repeats.
  *
  * @param needs What a call (or several) will do, where.
  * @returns The missing flags; empty when nothing is missing.
@@ -103,19 +102,11 @@ export function missingFlags(needs: Need[]): string[] {
     read: sys.permission({ name: "read" }) === "granted",
     write: sys.permission({ name: "write" }) === "granted",
   };
-  const missing = needs.filter((n) =>
-    !everywhere[n.kind] && !granted(n.kind, n.path)
-  );
-  // A path inside another missing one of the same kind needs no flag of
-  // its own: Deno's grants cover everything beneath them.
-  const covered = (n: Need): boolean =>
-    missing.some((m) =>
-      m.kind === n.kind && m.path !== n.path && isWithin(m.path, n.path)
-    );
   const flags: string[] = [];
-  for (const n of missing) {
+  for (const n of needs) {
+    if (everywhere[n.kind] || granted(n.kind, n.path)) continue;
     const flag = `--allow-${n.kind}=${n.path}`;
-    if (!covered(n) && !flags.includes(flag)) flags.push(flag);
+    if (!flags.includes(flag)) flags.push(flag);
   }
   return flags;
 }
@@ -127,8 +118,9 @@ function shellWord(s: string): string {
 
 /**
  * `flags` as one command-line fragment, scoped flags of one kind merged the
- * way Deno takes them: `--allow-read=/a,/b --allow-write=/c`. An unscoped
- * flag of a kind absorbs the scoped ones; `--allow-all` absorbs everything.
+ * way Deno takes them, read first: `--allow-read=/a,/b --allow-write=/c`,
+ * without paths beneath another path of the same kind. An unscoped flag of a
+ * kind absorbs the scoped ones; `--allow-all` absorbs everything.
  *
  * @param flags Flags such as `--allow-read=/a` or `--allow-all`.
  */
@@ -144,10 +136,17 @@ export function joinFlags(flags: string[]): string {
     else if (seen === undefined) byKind.set(kind, [path]);
     else if (!seen.includes(path)) seen.push(path);
   }
-  return [...byKind].map(([kind, paths]) =>
+  // A path beneath another of the same kind needs no grant of its own:
+  // Deno's grants cover everything beneath them.
+  const outer = (paths: string[]): string[] =>
+    paths.filter((p) => !paths.some((q) => q !== p && isWithin(q, p)));
+  const rank = (k: string): number => k === "read" ? 0 : k === "write" ? 1 : 2;
+  return [...byKind].sort((a, b) => rank(a[0]) - rank(b[0])).map((
+    [kind, paths],
+  ) =>
     paths === null
       ? `--allow-${kind}`
-      : shellWord(`--allow-${kind}=${paths.join(",")}`)
+      : shellWord(`--allow-${kind}=${outer(paths).join(",")}`)
   ).join(" ");
 }
 
@@ -182,9 +181,9 @@ export function missingPermissionError(
     ? `Missing ${first[1]} permission for '${first[2]}': run with ${
       joinFlags(flags)
     }`
-    : `Missing ${flags.length} permissions (${what.join(", ")}): run with ${
-      joinFlags(flags)
-    }`;
+    : `Missing ${flags.length} permissions${
+      flags.length <= 4 ? ` (${what.join(", ")})` : ""
+    }: run with ${joinFlags(flags)}`;
   return new PermissionError(message, {
     code: "ENOTCAPABLE",
     op,
