@@ -82,7 +82,8 @@ Options:
   -L, --dereference        follow symlinks (default: copy them as symlinks)
   -P, --no-dereference     copy symlinks as symlinks (the default)
       --preserve[=LIST]    keep exactly LIST: mode, ownership, timestamps,
-                           links (always kept), all (default: mode,timestamps)
+                           links (always kept), all; alone, as -p (without
+                           it: mode and timestamps)
       --verify=sha256      re-read the copy and compare hashes before publishing
   -x, --one-file-system    skip mount points inside a tree (they are reported)
       --no-durable         skip fsyncs (scratch data)
