@@ -19,6 +19,7 @@ import {
   writeBytes,
 } from "./_helpers.ts";
 import { VERSION } from "../src/_version.ts";
+import { cliLine, HAS_SCRIPT } from "./_cli.ts";
 
 const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -455,4 +456,43 @@ if (!Deno.env.get("DENORT_BIN")) {
   console.warn(
     "SKIPPED: deno compile test: DENORT_BIN is not set (denort cannot be downloaded here)",
   );
+}
+
+Deno.test({
+  name: "safefs mv -i asks on a real terminal and does what the answer says",
+  ignore: !HAS_SCRIPT,
+  fn: async () => {
+    const d = diskDir();
+    try {
+      const a = join(d, "a"), b = join(d, "b");
+      Deno.writeTextFileSync(a, "A");
+      Deno.writeTextFileSync(b, "B");
+      // script(1) gives the CLI a pseudo-terminal; the answer is typed on it.
+      const ask = async (answer: string): Promise<string> => {
+        const child = new Deno.Command("script", {
+          args: ["-qfec", cliLine(["mv", "-i", a, b]), "/dev/null"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode(answer));
+        await w.close();
+        const out = await child.output();
+        assertEquals(out.code, 0, dec.decode(out.stdout));
+        return dec.decode(out.stdout);
+      };
+      match(await ask("n\n"), new RegExp(`safefs mv: overwrite '${b}'\\? `));
+      assertEquals(Deno.readTextFileSync(b), "B");
+      assertEquals(Deno.readTextFileSync(a), "A");
+      await ask("y\n");
+      assertEquals(Deno.readTextFileSync(b), "A");
+      assertEquals(snapshot(a), null);
+    } finally {
+      cleanup(d);
+    }
+  },
+});
+if (!HAS_SCRIPT) {
+  console.warn("SKIPPED: -i on a terminal: script(1) is not installed");
 }

@@ -575,7 +575,7 @@ export function* recheckSource(
     p,
     o.op,
     [sourceSide(p, root, path, o)],
-    function* (d, [dir], [dirPath]) {
+    function* (d, [dir], [dirPath]): Gen<void> {
       yield PACE;
       checkAbort(o.signal, o.op, dirPath);
       const names = sys.list(dir).map((e) => e.name);
@@ -634,7 +634,7 @@ export function* verifyCopy(
   signal: AbortSignal | undefined,
 ): Gen<void> {
   const side = copySide(p, root, dev, path, op);
-  yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]) {
+  yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]): Gen<void> {
     yield PACE;
     checkAbort(signal, op, dirPath);
     const names = sys.list(dir).map((e) => e.name);
