@@ -122,7 +122,7 @@ function seconds(t: Timespec): number {
 /** Fails unless `d.path` still names the directory that was opened. */
 function check(d: Dir): PathDir {
   const pd = d as PathDir;
-  const i = Deno.lstatSync(pd.path);
+  const i = pd.follow ? Deno.statSync(pd.path) : Deno.lstatSync(pd.path);
   if (!i.isDirectory || i.dev !== pd.dev || i.ino !== pd.ino) {
     throw coded(
       "ESRCCHANGED",
@@ -178,7 +178,7 @@ function openDirPath(path: string, follow: boolean): PathDir {
   if (!i.isDirectory) {
     throw coded("ENOTDIR", `'${path}' is not a directory (os error 20)`);
   }
-  const d = new PathDir(path, i.dev, i.ino ?? 0);
+  const d = new PathDir(path, i.dev, i.ino ?? 0, follow);
   open.add(d);
   return d;
 }

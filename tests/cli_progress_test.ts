@@ -28,7 +28,13 @@ function view(
   return { v, out, clock };
 }
 
-const bytes = (done: number, total: number, files = 0): ViewProgress => ({
+const bytes = (
+  done: number,
+  total: number,
+  files = 0,
+  phase: ViewProgress["phase"] = done < total ? "copy" : "sync",
+): ViewProgress => ({
+  phase,
   bytesDone: done,
   bytesTotal: total,
   filesDone: files,
@@ -42,6 +48,7 @@ Deno.test("rm's progress is a counter of entries with a rate, never a percentage
     const at = (t: number, n: number): void => {
       clock.t = t;
       v.update({
+        phase: "remove",
         bytesDone: 0,
         bytesTotal: 0,
         filesDone: n,
@@ -81,10 +88,10 @@ Deno.test("after the last byte a durable copy shows 'syncing to disk' with the s
   match(out.join(""), /\[#{24}\] 100% 100 B 1\/1 files done in 5\.5s\n$/);
 });
 
-Deno.test("the view names the phase the library reports, and 'publishing' when nothing is synced", () => {
+Deno.test("the view names the phase the library reports: 'publishing' when nothing is synced", () => {
   const plain = view({ tty: false, mode: "bytes", durable: false });
   plain.clock.t = 1000;
-  plain.v.update(bytes(100, 100));
+  plain.v.update(bytes(100, 100, 0, "publish"));
   match(
     plain.out.at(-1)!,
     /^safefs: 100% 100 B 0\/1 files publishing\.\.\. 0s\n$/,

@@ -334,25 +334,32 @@ Deno.test("safefs write stores standard input atomically, honours --no-clobber a
   }
 });
 
-Deno.test("safefs sweep removes old safefs temps only, and --dry-run lists them", async () => {
+Deno.test("safefs sweep removes safefs temps older than --older-than (by ctime), and --dry-run lists them", async () => {
   const d = diskDir();
   try {
     const old = join(d, `.f.${crypto.randomUUID()}.safefs-tmp`);
-    const fresh = join(d, `.g.${crypto.randomUUID()}.safefs-tmp`);
     Deno.writeTextFileSync(old, "old");
-    Deno.writeTextFileSync(fresh, "fresh");
     Deno.writeTextFileSync(join(d, "user-file.safefs-tmp"), "not ours");
-    const past = new Date(Date.now() - 2 * 3600_000);
+    // An old mtime does not make a temp old: copies give their temps the
+    // source's times. Only its ctime (which nothing can set back) counts.
+    const past = new Date(Date.now() - 2 * 86400_000);
     Deno.utimeSync(old, past, past);
-    const dry = await cli([d], ["sweep", "--dry-run", d]);
-    assertEquals(dry.code, 0, dry.stderr);
-    assertEquals(dry.stdout, `would remove ${old}\n`);
+    const kept = await cli([d], ["sweep", "--json", d]);
+    assertEquals(kept.code, 0, kept.stderr);
+    deepStrictEqual(JSON.parse(kept.stdout).operations[0].removed, []);
     assert(Deno.statSync(old).isFile);
-    const r = await cli([d], ["sweep", "--json", d]);
+    // Its ctime is now more than a second old, and can only get older.
+    await new Promise((r) => setTimeout(r, 1200));
+    const fresh = join(d, `.g.${crypto.randomUUID()}.safefs-tmp`);
+    Deno.writeTextFileSync(fresh, "fresh");
+    const dry = await cli([d], ["sweep", "--dry-run", "--older-than=1s", d]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assert(dry.stdout.includes(`would remove ${old}\n`), dry.stdout);
+    assert(Deno.statSync(old).isFile);
+    const r = await cli([d], ["sweep", "--json", "--older-than=1s", d]);
     assertEquals(r.code, 0, r.stderr);
-    deepStrictEqual(JSON.parse(r.stdout).operations[0].removed, [old]);
+    assert(JSON.parse(r.stdout).operations[0].removed.includes(old));
     assertEquals(snapshot(old), null);
-    assert(Deno.statSync(fresh).isFile);
     const all = await cli([d], ["sweep", "--older-than=0", d]);
     assertEquals(all.code, 0);
     assertEquals(snapshot(fresh), null);

@@ -188,7 +188,7 @@ export function* build(
     );
     yield* recheckSource(p, src.dir!, src.path, o);
     yield* verifyCopy(p, root, t.dev, tmpPath, o.op, o.signal);
-    meter.enter("sync", src.path);
+    if (sync.mode !== "none") meter.enter("sync", src.path);
     yield* sync.finish(root);
     ok = true;
     return { handle: root, ino: made.ino };

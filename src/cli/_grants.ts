@@ -32,6 +32,7 @@ export const needs = {
   /** `copy(src, dest)`: the temp is built beside `dest`. */
   copy: (src: string, dest: string): Need[] => [
     r("read", src),
+    r("read", dirname(resolve(src))),
     r("read", dirname(resolve(dest))),
     r("write", dirname(resolve(dest))),
   ],

@@ -42,6 +42,20 @@ export function look(
         sys.close(d);
       }
     }
+    if (follow) {
+      // A directory (the usual question) is looked at by itself, which
+      // needs no permission on its parent.
+      try {
+        const d = sys.openDir(abs, true);
+        try {
+          return Promise.resolve(toFileInfo(sys.fstat(d)));
+        } finally {
+          sys.close(d);
+        }
+      } catch (e) {
+        if (!(e instanceof SafeFsError && e.code === "ENOTDIR")) throw e;
+      }
+    }
     const dir = sys.openDir(cut === 0 ? "/" : abs.slice(0, cut), true);
     try {
       return Promise.resolve(toFileInfo(sys.statAt(dir, name, follow)));
