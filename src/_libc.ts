@@ -428,14 +428,16 @@ export function openLibc(): Libc | string {
     try {
       lib = Deno.dlopen(path, SYMBOLS);
     } catch (e) {
-      failed.push(`${path}: ${e instanceof Error ? e.message : e}`);
+      // "Could not open library: <path>: cannot open shared object file: ..."
+      const why = String(e instanceof Error ? e.message : e).split(": ");
+      failed.push(`${path} (${why[why.length - 1]})`);
       continue;
     }
     const sym = lib.symbols;
     const where = sym.__errno_location();
     if (where === null) {
       lib.close();
-      failed.push(`${path}: __errno_location() returned NULL`);
+      failed.push(`${path} (__errno_location() returned NULL)`);
       continue;
     }
     const cell = new Int32Array(1);
@@ -459,5 +461,5 @@ export function openLibc(): Libc | string {
       candidates.filter((c) => c.startsWith("/")).join(", ")
     })`;
   }
-  return `no libc found (tried ${failed.join("; ")})`;
+  return `no libc found (tried ${failed.join(", ")})`;
 }

@@ -337,7 +337,9 @@ class FfiBackend implements Backend {
       throw new ErrnoError(E.EXDEV, "openat2");
     }
     this.#read(p);
-    const fd = this.#openat2(dfd, rel, DIR_FLAGS);
+    // Without O_NOFOLLOW: RESOLVE_NO_SYMLINKS then refuses a symlink as the
+    // last component too, with ELOOP (O_NOFOLLOW would make it ENOTDIR).
+    const fd = this.#openat2(dfd, rel, DIR_FLAGS & ~O.NOFOLLOW);
     if (fd === -1) throw new ErrnoError(this.#errno, "openat2");
     return new FfiDir(p, fd);
   }
