@@ -114,12 +114,16 @@ const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
 const ST_RDONLY = 1;
 const AT_EACCESS = 0x200;
 
-/** An open descriptor. `fd` is -1 once closed (calls then fail with EBADF). */
+/**
+ * An open descriptor. `fd` is -1 once closed: calls then fail with EBADF
+ * (never reaching a newer file that got the same number).
+ */
 class Fd {
   fd: number;
   /** Async calls in flight: the descriptor is closed after the last one. */
   busy = 0;
-  closing = false;
+  /** The descriptor a deferred close will close (-1: none pending). */
+  pending = -1;
   constructor(readonly path: string, fd: number) {
     this.fd = fd;
   }
@@ -348,7 +352,8 @@ class FfiBackend implements Backend {
     const dfd = held(dir).fd;
     const c = this.#a.set(name, "openat");
     const p = child(dir.path, name);
-    if (flags.read) this.#read(p);
+    // Without `write`, the file is opened for reading whatever `read` says.
+    if (flags.read || !flags.write) this.#read(p);
     if (flags.write || flags.create) this.#write(p);
     let fl = O.NOFOLLOW | O.CLOEXEC | O.NOCTTY;
     if (flags.write) fl |= flags.read ? O.RDWR : O.WRONLY;
@@ -810,9 +815,11 @@ class FfiBackend implements Backend {
 
   async fsyncAsync(h: Handle): Promise<void> {
     const d = held(h);
+    const fd = d.fd;
+    if (fd < 0) throw new ErrnoError(E.EBADF, "fsync");
     d.busy++;
     try {
-      if (await this.#s.fsync_nb(d.fd) === -1) throw errnoLost("fsync");
+      if (await this.#s.fsync_nb(fd) === -1) throw errnoLost("fsync");
     } finally {
       this.#release(d);
     }
@@ -830,12 +837,14 @@ class FfiBackend implements Backend {
 
   async syncfsAsync(h: Handle): Promise<void> {
     const d = held(h);
+    const fd = d.fd;
+    if (fd < 0) throw new ErrnoError(E.EBADF, "syncfs");
     const s = this.#s;
     d.busy++;
     try {
       const r = s.syncfs_nb !== null && !this.#viaSyscall
-        ? await s.syncfs_nb(d.fd)
-        : Number(await s.syscall_syncfs_nb(SYS.syncfs, BigInt(d.fd)));
+        ? await s.syncfs_nb(fd)
+        : Number(await s.syscall_syncfs_nb(SYS.syncfs, BigInt(fd)));
       if (r === -1) throw errnoLost("syncfs");
     } finally {
       this.#release(d);
@@ -855,23 +864,23 @@ class FfiBackend implements Backend {
   }
 
   #close(h: Fd): void {
-    if (h.fd < 0 || h.closing) return;
+    const fd = h.fd;
+    if (fd < 0) return;
+    h.fd = -1;
     if (h.busy > 0) {
       // An async call still uses the descriptor: close it after the last
       // one, so that its number cannot be reused under it.
-      h.closing = true;
+      h.pending = fd;
       return;
     }
-    const fd = h.fd;
-    h.fd = -1;
     // Never retried: on Linux the descriptor is gone even after EINTR.
     this.#s.close(fd);
   }
 
   #release(h: Fd): void {
-    if (--h.busy === 0 && h.closing) {
-      h.closing = false;
-      this.#close(h);
+    if (--h.busy === 0 && h.pending >= 0) {
+      this.#s.close(h.pending);
+      h.pending = -1;
     }
   }
 

@@ -77,21 +77,21 @@ export function fds(): string[] {
 }
 
 /**
- * Registers one test per backend case. `skip(b)` returns a reason to skip
- * for a backend (shown in the test's name), or false. Each run gets a fresh
+ * Registers one test per backend case. `skip(b, label)` returns a reason to
+ * skip for a backend (shown in the test's name), or false. Each run gets a fresh
  * temp dir (removed after) and must leave no descriptor open.
  */
 export function conformance(
   name: string,
   fn: (c: Ctx) => void | Promise<void>,
-  skip: (b: Backend) => string | false = () => false,
+  skip: (b: Backend, label: string) => string | false = () => false,
   tmpParent?: string,
 ): void {
   for (const c of CASES) {
     const b = c.backend;
     const reason = typeof b === "string"
       ? `${c.label} backend unavailable: ${b}`
-      : skip(b);
+      : skip(b, c.label);
     if (reason !== false || typeof b === "string") {
       Deno.test({
         name: `${c.label}: ${name} (ignored: ${reason})`,

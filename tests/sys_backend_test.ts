@@ -13,7 +13,7 @@ import {
   NotFoundError,
   SafeFsError,
 } from "../src/errors.ts";
-import type { Backend, File } from "../src/_sys_types.ts";
+import type { Backend, Dir, File } from "../src/_sys_types.ts";
 import {
   bytes,
   conformance,
@@ -24,7 +24,7 @@ import {
   throwsErrno,
   UMASK,
 } from "./_sys_backends.ts";
-import { HAS_SHM } from "./_helpers.ts";
+import { CAN_MOUNT, HAS_SHM, mountTmpfs, umount } from "./_helpers.ts";
 
 const without = (f: keyof Backend["features"]) => (b: Backend) =>
   b.features[f] ? false as const : `no features.${String(f)}`;
@@ -952,7 +952,8 @@ conformance(
     }
     const closed = b.openAt(root, "fifo", { read: true });
     b.close(closed);
-    await rejectsErrno(b.fsyncAsync(closed), "EIO", "EBADF");
+    await rejectsErrno(b.fsyncAsync(closed), "EBADF");
+    await rejectsErrno(b.syncfsAsync(closed), "EBADF");
   },
   (b) => b.features.name === "ffi" ? false : "ffi only",
 );
@@ -964,6 +965,7 @@ conformance(
     const data = new Uint8Array(8 << 20).fill(7);
     const p = b.writeAsync(f, data, 0);
     b.close(f); // deferred: the write must land in "f", not in a reused descriptor
+    throwsErrno(() => b.write(f, data, 0), "EBADF"); // closed for new calls
     const g = b.openAt(root, "g", { write: true, create: true });
     b.close(g);
     assert.equal(await p, data.length);
@@ -972,4 +974,129 @@ conformance(
     throwsErrno(() => b.fstat(f), "EBADF");
   },
   (b) => b.features.name === "ffi" ? false : "ffi only",
+);
+
+// ---- calls and fields the lead's wave-2 contract adds (run where present) -------------
+
+type Wave2 = Backend & {
+  chmodAt?(dir: Dir, name: string, mode: number): void;
+  accessDir?(dir: Dir, mode: number): void;
+};
+const wave2 = (m: "chmodAt" | "accessDir") => (b: Backend) =>
+  typeof (b as Wave2)[m] === "function" ? false as const : `no ${m}`;
+
+conformance(
+  "chmodAt changes the mode of a directory by name",
+  ({ b, tmp, root }) => {
+    Deno.mkdirSync(join(tmp, "d"));
+    Deno.chmodSync(join(tmp, "d"), 0o000);
+    (b as Wave2).chmodAt!(root, "d", 0o700);
+    assert.equal(Deno.statSync(join(tmp, "d")).mode! & 0o7777, 0o700);
+    throwsErrno(() => (b as Wave2).chmodAt!(root, "missing", 0o700), "ENOENT");
+  },
+  wave2("chmodAt"),
+);
+
+conformance(
+  "accessDir checks the effective user's access to the directory itself",
+  ({ b, tmp, root }) => {
+    (b as Wave2).accessDir!(root, 7);
+    Deno.mkdirSync(join(tmp, "d"));
+    const d = b.openDirAt(root, "d");
+    try {
+      Deno.chmodSync(join(tmp, "d"), 0o500);
+      (b as Wave2).accessDir!(d, 5);
+      if (Deno.uid() !== 0) {
+        throwsErrno(() => (b as Wave2).accessDir!(d, 2), "EACCES");
+      }
+    } finally {
+      Deno.chmodSync(join(tmp, "d"), 0o700);
+      b.close(d);
+    }
+  },
+  wave2("accessDir"),
+);
+
+conformance(
+  "statAt reports a mount root in attrs (STATX_ATTR_MOUNT_ROOT)",
+  ({ b }) => {
+    const dev = b.openDir("/dev", true);
+    try {
+      const shm = b.statAt(dev, "shm", false) as { attrs?: number };
+      const nul = b.statAt(dev, "null", false) as { attrs?: number };
+      assert.equal((shm.attrs ?? 0) & 0x2000, 0x2000);
+      assert.equal((nul.attrs ?? 0) & 0x2000, 0);
+    } finally {
+      b.close(dev);
+    }
+  },
+  (_b, label) =>
+    !HAS_SHM
+      ? "no tmpfs mounted at /dev/shm"
+      : label === "ffi"
+      ? false
+      : "statx attributes: ffi with statx only",
+);
+
+conformance(
+  "statAt reports an immutable file in attrs (chattr +i)",
+  ({ b, tmp, root }) => {
+    Deno.writeTextFileSync(join(tmp, "f"), "x");
+    sh("chattr", "+i", join(tmp, "f"));
+    try {
+      const st = b.statAt(root, "f", false) as { attrs?: number };
+      assert.equal((st.attrs ?? 0) & 0x10, 0x10);
+      throwsErrno(() => b.unlinkAt(root, "f"), "EPERM");
+    } finally {
+      sh("chattr", "-i", join(tmp, "f"));
+    }
+    assert.equal(
+      ((b.statAt(root, "f", false) as { attrs?: number }).attrs ?? 0) & 0x10,
+      0,
+    );
+  },
+  (_b, label) =>
+    Deno.uid() !== 0
+      ? "needs root (chattr +i)"
+      : label === "ffi"
+      ? false
+      : "statx attributes: ffi with statx only",
+);
+
+conformance(
+  "fsInfo says when a filesystem is mounted read-only",
+  ({ b, tmp, root }) => {
+    Deno.mkdirSync(join(tmp, "ro"));
+    Deno.mkdirSync(join(tmp, "rw"));
+    mountTmpfs(join(tmp, "ro"), "size=1m,ro");
+    try {
+      mountTmpfs(join(tmp, "rw"), "size=1m");
+      try {
+        const ro = b.openDirAt(root, "ro");
+        const rw = b.openDirAt(root, "rw");
+        try {
+          assert.equal((b.fsInfo(ro) as { readOnly?: boolean }).readOnly, true);
+          assert.equal(
+            (b.fsInfo(rw) as { readOnly?: boolean }).readOnly,
+            false,
+          );
+          assert.equal(b.fsInfo(ro)!.name, "tmpfs");
+          throwsErrno(() => b.mkdirAt(ro, "x", 0o777), "EROFS");
+        } finally {
+          b.close(ro);
+          b.close(rw);
+        }
+      } finally {
+        umount(join(tmp, "rw"));
+      }
+    } finally {
+      umount(join(tmp, "ro"));
+    }
+  },
+  (b) =>
+    !CAN_MOUNT
+      ? "cannot mount tmpfs here (needs root)"
+      : b.features.name === "ffi"
+      ? false
+      : "fsInfo: the path backend cannot tell",
 );
