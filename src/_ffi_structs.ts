@@ -87,6 +87,15 @@ export class CString {
   #buf = new Uint8Array(512);
   static #enc = new TextEncoder();
 
+  /**
+   * A directory entry name: as `set`, and a `/` in it is refused (EINVAL):
+   * the kernel would walk it, following any symlink on the way.
+   */
+  name(s: string, call: string): Uint8Array {
+    if (s.includes("/")) throw new ErrnoError(E.EINVAL, call);
+    return this.set(s, call);
+  }
+
   /** `s`, UTF-8, NUL-terminated, in the reused buffer (valid until the next call). */
   set(s: string, call: string): Uint8Array {
     if (s.includes("\0")) throw new ErrnoError(E.EINVAL, call);

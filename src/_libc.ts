@@ -347,6 +347,7 @@ const SYMBOLS = {
     optional: true,
   },
   flock: { parameters: ["i32", "i32"], result: "i32" },
+  geteuid: { parameters: [], result: "u32" },
   close: { parameters: ["i32"], result: "i32" },
   fstatfs: { parameters: ["i32", "buffer"], result: "i32" },
   realpath: { parameters: ["buffer", "buffer"], result: "pointer" },

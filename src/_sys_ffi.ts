@@ -213,7 +213,7 @@ class FfiBackend implements Backend {
 
   // Which optional calls go through syscall(2).
   readonly #viaSyscall: boolean;
-  readonly #statx: "statx" | "syscall" | "fstatat";
+  #statx: "statx" | "syscall" | "fstatat";
 
   // Kinds of permission granted everywhere when the backend was created.
   readonly #readAll: boolean;
@@ -228,6 +228,9 @@ class FfiBackend implements Backend {
       : this.#s.statx !== null && !this.#viaSyscall
       ? "statx"
       : "syscall";
+    if (this.#statx === "syscall" && !this.#statxWorks()) {
+      this.#statx = "fstatat"; // a kernel before 4.11
+    }
     this.#st = new StatBuf(this.#statx === "fstatat");
     this.#readAll = everywhere("read");
     this.#writeAll = everywhere("write");
@@ -281,6 +284,20 @@ class FfiBackend implements Backend {
 
   // ---- opening -----------------------------------------------------------
 
+  /** statx through syscall(2) on "/" works (not ENOSYS). */
+  #statxWorks(): boolean {
+    const buf = new Uint8Array(256);
+    const r = this.#s.syscall_statx(
+      SYS.statx,
+      BigInt(AT.FDCWD),
+      this.#a.set("/", "statx"),
+      0n,
+      BigInt(STATX_TYPE),
+      buf,
+    );
+    return r !== -1n || this.#libc.errno() !== E.ENOSYS;
+  }
+
   #probeBeneath(): boolean {
     const s = this.#s;
     const flags = O.PATH | O.DIRECTORY | O.CLOEXEC;
@@ -324,7 +341,7 @@ class FfiBackend implements Backend {
 
   openDirAt(dir: Dir, name: string): Dir {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "openat");
+    const c = this.#a.name(name, "openat");
     const p = child(dir.path, name);
     this.#read(p);
     const fd = this.#call("openat", () => this.#s.openat(dfd, c, DIR_FLAGS, 0));
@@ -348,14 +365,20 @@ class FfiBackend implements Backend {
     return new FfiDir(p, fd);
   }
 
-  openAt(dir: Dir, name: string, flags: OpenFlags): File {
+  openAt(
+    dir: Dir,
+    name: string,
+    flags: OpenFlags & { follow?: boolean },
+  ): File {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "openat");
+    const c = this.#a.name(name, "openat");
     const p = child(dir.path, name);
     // Without `write`, the file is opened for reading whatever `read` says.
     if (flags.read || !flags.write) this.#read(p);
     if (flags.write || flags.create) this.#write(p);
-    let fl = O.NOFOLLOW | O.CLOEXEC | O.NOCTTY;
+    // `follow` (wave 2): for copies that follow links on purpose.
+    let fl = flags.follow ? O.CLOEXEC | O.NOCTTY : O.NOFOLLOW | O.CLOEXEC |
+      O.NOCTTY;
     if (flags.write) fl |= flags.read ? O.RDWR : O.WRONLY;
     else fl |= O.RDONLY | O.NONBLOCK;
     if (flags.create) fl |= O.CREAT | O.EXCL;
@@ -423,7 +446,7 @@ class FfiBackend implements Backend {
 
   statAt(dir: Dir, name: string, follow: boolean): Stat {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "statx");
+    const c = this.#a.name(name, "statx");
     if (!this.#readAll) need("read", child(dir.path, name));
     return this.#stat(dfd, c, follow ? 0 : AT.SYMLINK_NOFOLLOW);
   }
@@ -470,14 +493,14 @@ class FfiBackend implements Backend {
 
   mkdirAt(dir: Dir, name: string, mode: number): void {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "mkdirat");
+    const c = this.#a.name(name, "mkdirat");
     if (!this.#writeAll) need("write", child(dir.path, name));
     this.#call("mkdirat", () => this.#s.mkdirat(dfd, c, mode));
   }
 
   #unlink(dir: Dir, name: string, flags: number): void {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "unlinkat");
+    const c = this.#a.name(name, "unlinkat");
     if (!this.#writeAll) need("write", child(dir.path, name));
     this.#call("unlinkat", () => this.#s.unlinkat(dfd, c, flags));
   }
@@ -499,8 +522,8 @@ class FfiBackend implements Backend {
   ): void {
     const from = held(fromDir).fd;
     const to = held(toDir).fd;
-    const a = this.#a.set(fromName, "renameat2");
-    const b = this.#b.set(toName, "renameat2");
+    const a = this.#a.name(fromName, "renameat2");
+    const b = this.#b.name(toName, "renameat2");
     if (!this.#writeAll) {
       need("write", child(fromDir.path, fromName));
       need("write", child(toDir.path, toName));
@@ -526,8 +549,8 @@ class FfiBackend implements Backend {
   linkAt(fromDir: Dir, fromName: string, toDir: Dir, toName: string): void {
     const from = held(fromDir).fd;
     const to = held(toDir).fd;
-    const a = this.#a.set(fromName, "linkat");
-    const b = this.#b.set(toName, "linkat");
+    const a = this.#a.name(fromName, "linkat");
+    const b = this.#b.name(toName, "linkat");
     if (!this.#readAll || !this.#writeAll) {
       for (
         const p of [child(fromDir.path, fromName), child(toDir.path, toName)]
@@ -542,14 +565,14 @@ class FfiBackend implements Backend {
   symlinkAt(target: string, dir: Dir, name: string): void {
     const dfd = held(dir).fd;
     const t = this.#b.set(target, "symlinkat");
-    const c = this.#a.set(name, "symlinkat");
+    const c = this.#a.name(name, "symlinkat");
     if (!this.#writeAll) need("write", child(dir.path, name));
     this.#call("symlinkat", () => this.#s.symlinkat(t, dfd, c));
   }
 
   readLinkAt(dir: Dir, name: string): string {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "readlinkat");
+    const c = this.#a.name(name, "readlinkat");
     if (!this.#readAll) need("read", child(dir.path, name));
     for (;;) {
       const buf = this.#link;
@@ -586,7 +609,7 @@ class FfiBackend implements Backend {
    */
   chmodAt(dir: Dir, name: string, mode: number): void {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "fchmodat");
+    const c = this.#a.name(name, "fchmodat");
     if (!this.#writeAll) need("write", child(dir.path, name));
     this.#call("fchmodat", () => this.#s.fchmodat(dfd, c, mode, 0));
   }
@@ -626,7 +649,7 @@ class FfiBackend implements Backend {
 
   lchownAt(dir: Dir, name: string, uid: number, gid: number): void {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "fchownat");
+    const c = this.#a.name(name, "fchownat");
     if (!this.#writeAll) need("write", child(dir.path, name));
     this.#call(
       "fchownat",
@@ -636,7 +659,7 @@ class FfiBackend implements Backend {
 
   lutimesAt(dir: Dir, name: string, atime: Timespec, mtime: Timespec): void {
     const dfd = held(dir).fd;
-    const c = this.#a.set(name, "utimensat");
+    const c = this.#a.name(name, "utimensat");
     if (!this.#writeAll) need("write", child(dir.path, name));
     const t = this.#timespecs(atime, mtime);
     this.#call(
@@ -897,6 +920,11 @@ class FfiBackend implements Backend {
       readOnly: (buf[20] & ST_RDONLY) !== 0,
     };
     return info;
+  }
+
+  /** The effective user ID (geteuid(2): no Deno permission involved). */
+  euid(): number {
+    return this.#s.geteuid();
   }
 
   realPath(path: string): string {
