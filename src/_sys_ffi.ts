@@ -13,8 +13,18 @@
  * copy_file_range (idempotent, explicit offsets) is redone synchronously to
  * learn it; a failed fsync or syncfs is never redone (a writeback error is
  * reported once) and is thrown as EIO, saying the errno was not available.
- * A handle closed while an async call uses it is closed when the call ends,
- * so its descriptor number cannot be reused under the call.
+ * A handle closed while an async call uses it fails new calls at once
+ * (EBADF) but keeps its descriptor until the call ends, so that the number
+ * cannot be reused under the call.
+ *
+ * Names are checked again here (the seam checks them first): a NUL is
+ * EINVAL, a `/` is EINVAL (the kernel would walk it, following symlinks),
+ * and a lone surrogate is EILSEQ (it has no UTF-8 form). Listings refuse a
+ * name that is not valid UTF-8 with EILSEQ naming the directory, rather
+ * than hand out a lossy name that names nothing (or something else).
+ * `openDir` takes absolute paths only, normalised lexically (`.`, `..`,
+ * `//`) before both the permission check and the kernel see them, so that
+ * what is checked is what is opened.
  *
  * FFI bypasses Deno's permission checks, so this backend makes them itself
  * (contract G8): before acting, each call queries Deno (`querySync`, never
@@ -140,7 +150,9 @@ class FfiFile extends Fd implements File {
 /** The descriptor of a handle of this backend (EBADF for any other). */
 function held(h: Handle): Fd {
   if (h instanceof Fd) return h;
-  throw new ErrnoError(E.EBADF, "fcntl");
+  const e = new ErrnoError(E.EBADF, "handle");
+  e.message = `'${h?.path}' is not a handle of the ffi backend (os error 9)`;
+  throw e;
 }
 
 /** The logical path of `name` in `dir`; `..` is the parent. */
