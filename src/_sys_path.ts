@@ -44,6 +44,8 @@ class PathDir implements Dir {
     public path: string,
     readonly dev: number,
     readonly ino: number,
+    /** Opened through a symlink at its last component (checked by stat). */
+    readonly follow: boolean,
   ) {}
 }
 
