@@ -141,7 +141,10 @@ export class StatBuf {
     const st = {
       kind: kindOf(mode),
       dev: makedev(u[34], u[35]),
-      ino: u[8] + u[9] * TWO32,
+      // The low 53 bits (exact as a number): inodes differing only above
+      // bit 53 (overlayfs xino) would compare equal; no filesystem numbers
+      // its inodes that way.
+      ino: u[8] + (u[9] & 0x1fffff) * TWO32,
       mode: mode & 0o7777,
       nlink: u[4],
       uid: u[5],
@@ -170,7 +173,7 @@ export class StatBuf {
     const st = {
       kind: kindOf(mode),
       dev: u64(k.dev),
-      ino: u64(k.ino),
+      ino: u[k.ino / 4] + (u[k.ino / 4 + 1] & 0x1fffff) * TWO32,
       mode: mode & 0o7777,
       nlink: k.nlink32 ? u[k.nlink / 4] : u64(k.nlink),
       uid: u[k.uid / 4],

@@ -75,6 +75,15 @@ function join(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir}/${name}`;
 }
 
+function exists(p: string): boolean {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function kindOf(i: Deno.FileInfo): Kind {
   if (i.isFile) return "file";
   if (i.isDirectory) return "dir";
@@ -228,7 +237,16 @@ export function createPathBackend(): Backend {
     },
     list: (dir) => {
       const out: DirEntry[] = [];
-      for (const e of Deno.readDirSync((dir as PathDir).path)) {
+      const base = (dir as PathDir).path;
+      for (const e of Deno.readDirSync(base)) {
+        if (e.name.includes("\uFFFD") && !exists(join(base, e.name))) {
+          // Deno replaced bytes that are not UTF-8: the name given names
+          // nothing (or something else). Refused rather than guessed.
+          throw coded(
+            "EILSEQ",
+            `a name in '${base}' is not valid UTF-8 and cannot be named without --allow-ffi (os error 84)`,
+          );
+        }
         out.push({
           name: e.name,
           kind: e.isFile
@@ -319,7 +337,18 @@ export function createPathBackend(): Backend {
       );
     },
     symlinkAt: (target, dir, name) => {
-      Deno.symlinkSync(target, join(check(dir).path, name));
+      const p = join(check(dir).path, name);
+      // Deno's own check for symlinks asks only whether writing is granted
+      // somewhere: a --deny-write scope would not stop it.
+      if (
+        Deno.permissions.querySync({ name: "write", path: p }).state !==
+          "granted"
+      ) {
+        throw new Deno.errors.NotCapable(
+          `Requires write access to "${p}", run again with the --allow-write flag`,
+        );
+      }
+      Deno.symlinkSync(target, p);
     },
     readLinkAt: (dir, name) =>
       Deno.readLinkSync(join((dir as PathDir).path, name)),
