@@ -331,6 +331,16 @@ const SYMBOLS = {
     nonblocking: true,
     optional: true,
   },
+  sendfile: {
+    parameters: ["i32", "i32", "buffer", "usize"],
+    result: "isize",
+  },
+  sendfile_nb: {
+    name: "sendfile",
+    parameters: ["i32", "i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
   fsync: { parameters: ["i32"], result: "i32" },
   fsync_nb: {
     name: "fsync",

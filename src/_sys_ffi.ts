@@ -145,7 +145,20 @@ class FfiDir extends Fd implements Dir {
 
 class FfiFile extends Fd implements File {
   readonly type = "file" as const;
+  /**
+   * copy_file_range into this file was refused (another filesystem, or none
+   * of its own): data comes with sendfile(2) from now on.
+   */
+  viaSendfile = false;
 }
+
+/** copy_file_range's refusals that sendfile(2) copes with. */
+const NO_CFR = new Set<number>([
+  E.EXDEV,
+  E.EINVAL,
+  95, /* EOPNOTSUPP */
+  E.ENOSYS,
+]);
 
 /** The descriptor of a handle of this backend (EBADF for any other). */
 function held(h: Handle): Fd {
@@ -783,10 +796,40 @@ class FfiBackend implements Backend {
     len: number,
   ): number {
     const fdIn = held(from).fd;
-    const fdOut = held(to).fd;
+    const out = held(to) as FfiFile;
     setI64(this.#offs, 0, fromPos);
     setI64(this.#offs, 2, toPos);
-    return this.#copyFileRange(fdIn, fdOut, this.#offs, len);
+    if (!out.viaSendfile) {
+      try {
+        return this.#copyFileRange(fdIn, out.fd, this.#offs, len);
+      } catch (e) {
+        if (!(e instanceof ErrnoError && NO_CFR.has(e.errno))) throw e;
+        out.viaSendfile = true;
+      }
+    }
+    return this.#sendfile(fdIn, out.fd, fromPos, toPos, len);
+  }
+
+  /**
+   * sendfile(2) from `fdIn` at `fromPos` to `fdOut` at `toPos` (its file
+   * offset is set first: sendfile writes there): the in-kernel copy across
+   * filesystems, where copy_file_range is refused.
+   */
+  #sendfile(
+    fdIn: number,
+    fdOut: number,
+    fromPos: number,
+    toPos: number,
+    len: number,
+  ): number {
+    const s = this.#s;
+    this.#call("lseek", () => s.lseek(fdOut, BigInt(toPos), 0));
+    setI64(this.#offs, 0, fromPos);
+    const off = new Uint8Array(this.#offs.buffer, this.#offs.byteOffset, 8);
+    return this.#call(
+      "sendfile",
+      () => s.sendfile(fdOut, fdIn, off, BigInt(len)),
+    );
   }
 
   async copyRangeAsync(
@@ -797,9 +840,12 @@ class FfiBackend implements Backend {
     len: number,
   ): Promise<number> {
     const a = held(from);
-    const b = held(to);
+    const b = held(to) as FfiFile;
     const fdIn = a.fd;
     const fdOut = b.fd;
+    if (b.viaSendfile) {
+      return await this.#sendfileAsync(a, b, fromPos, toPos, len);
+    }
     // Offsets of its own, alive until the call resolves.
     const offs = new Uint32Array(4);
     setI64(offs, 0, fromPos);
@@ -831,14 +877,45 @@ class FfiBackend implements Backend {
           ),
       );
       if (n !== -1) return n;
-      // Explicit offsets: the same copy again, here, tells errno.
-      setI64(offs, 0, fromPos);
-      setI64(offs, 2, toPos);
-      return this.#copyFileRange(fdIn, fdOut, offs, len);
     } finally {
       this.#release(a);
       this.#release(b);
     }
+    // Explicit offsets: the same copy again, here, tells errno (and falls
+    // back to sendfile where copy_file_range is refused).
+    return this.copyRange(from, fromPos, to, toPos, len);
+  }
+
+  async #sendfileAsync(
+    a: Fd,
+    b: FfiFile,
+    fromPos: number,
+    toPos: number,
+    len: number,
+  ): Promise<number> {
+    const s = this.#s;
+    this.#call("lseek", () => s.lseek(b.fd, BigInt(toPos), 0));
+    const offs = new Uint32Array(2);
+    setI64(offs, 0, fromPos);
+    a.busy++;
+    b.busy++;
+    let n: number;
+    try {
+      n = Number(
+        await s.sendfile_nb(
+          b.fd,
+          a.fd,
+          new Uint8Array(offs.buffer),
+          BigInt(len),
+        ),
+      );
+    } finally {
+      this.#release(a);
+      this.#release(b);
+    }
+    if (n !== -1) return n;
+    // The same again, here, tells errno (the output offset is set again).
+    return this.#sendfile(a.fd, b.fd, fromPos, toPos, len);
   }
 
   // ---- durability, locks -------------------------------------------------

@@ -359,7 +359,20 @@ export function createPathBackend(): Backend {
       Deno.chmodSync(join(check(dir).path, name), mode);
     },
     accessDir: (dir, mode) => {
-      nodeFs.accessSync(check(dir).path, mode);
+      const d = check(dir);
+      // Deno's access() reads the mode bits: it knows nothing of read-only
+      // mounts, ACLs or attributes. Writing is probed for real instead: a
+      // temp-named file (sweep() recognises it) made and removed.
+      if ((mode & 2) !== 0) {
+        const probe = join(
+          d.path,
+          `.access-probe.${crypto.randomUUID()}.safefs-tmp`,
+        );
+        Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 })
+          .close();
+        Deno.removeSync(probe);
+      }
+      if ((mode & ~2) !== 0) nodeFs.accessSync(d.path, mode & ~2);
     },
     chown: (h, uid, gid) => {
       Deno.chownSync(

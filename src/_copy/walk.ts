@@ -310,15 +310,6 @@ export function canRemoveFrom(
   mode: number,
   op: string,
 ): void {
-  const st = sys.fstat(dir);
-  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
-    throw cannotRemove(
-      op,
-      path,
-      "it is immutable or append-only (chattr)",
-      "EPERM",
-    );
-  }
   try {
     sys.accessDir(dir, 3);
   } catch (e) {
@@ -335,6 +326,17 @@ export function canRemoveFrom(
     if (euid === null ? (mode & 0o222) === 0 : euid !== uid) {
       throw cannotRemove(op, path, "it is not writable for this user", e.code);
     }
+  }
+  // After the access check: a read-only filesystem is reported as such
+  // (some, like erofs, also flag every inode immutable).
+  const st = sys.fstat(dir);
+  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
+    throw cannotRemove(
+      op,
+      path,
+      "it is immutable or append-only (chattr)",
+      "EPERM",
+    );
   }
 }
 
