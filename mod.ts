@@ -31,6 +31,8 @@ export * from "./src/write_file.ts";
 export * from "./src/remove.ts";
 export * from "./src/sweep.ts";
 export * from "./src/symlink.ts";
+export * from "./src/move_into.ts";
+export * from "./src/copy_into.ts";
 export * from "./src/root.ts";
 export * from "./src/backend_info.ts";
 export * from "./src/types.ts";

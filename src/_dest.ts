@@ -46,12 +46,7 @@ export function statOrNull(
   name: string,
   follow = false,
 ): Stat | null {
-  try {
-    return sys.statAt(dir, name, follow);
-  } catch (e) {
-    if (e instanceof NotFoundError) return null;
-    throw e;
-  }
+  return sys.tryStatAt(dir, name, follow);
 }
 
 /** The error for a destination that exists without `overwrite`. */

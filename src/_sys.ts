@@ -202,8 +202,24 @@ function hw(h: Handle): string {
   return h.type === "dir" ? "dir" : "file";
 }
 
+const ids = new WeakMap<Handle, { dev: number; ino: number }>();
+
 /** The seam every primitive calls. Failures are `SafeFsError`s. */
 export const sys = {
+  /**
+   * The identity (dev, ino) of an open handle: an fstat the first time, then
+   * remembered (a handle is one object for its whole life). Hooked as
+   * "fstat" when it makes the call.
+   */
+  idOf: (h: Handle): { dev: number; ino: number } => {
+    let id = ids.get(h);
+    if (id === undefined) {
+      const st = sys.fstat(h);
+      id = { dev: st.dev, ino: st.ino };
+      ids.set(h, id);
+    }
+    return id;
+  },
   /** Opens the directory at an absolute path (see `Backend.openDir`). */
   openDir: (path: string, follow: boolean): Dir =>
     run(
@@ -234,6 +250,16 @@ export const sys = {
         how: follow ? "follow" : "nofollow",
       }),
       () => B.statAt(dir, name, follow),
+    ),
+  /** `statAt`, or null when nothing is there (no error made for ENOENT). */
+  tryStatAt: (dir: Dir, name: string, follow = false): Stat | null =>
+    run(
+      () => ({
+        op: "statAt",
+        path: at(dir, name),
+        how: follow ? "follow" : "nofollow",
+      }),
+      () => B.tryStatAt(dir, name, follow),
     ),
   /** The entries of a directory (no `.`/`..`), unsorted. */
   list: (dir: Dir): DirEntry[] =>

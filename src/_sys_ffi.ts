@@ -476,6 +476,26 @@ class FfiBackend implements Backend {
     return this.#stat(dfd, c, follow ? 0 : AT.SYMLINK_NOFOLLOW);
   }
 
+  tryStatAt(dir: Dir, name: string, follow: boolean): Stat | null {
+    const dfd = held(dir).fd;
+    const c = this.#a.name(name, "statx");
+    if (!this.#readAll) need("read", child(dir.path, name));
+    const r = this.#try(() =>
+      this.#statxInto(
+        dfd,
+        c,
+        follow ? 0 : AT.SYMLINK_NOFOLLOW,
+        STATX_BASIC_STATS,
+      )
+    );
+    if (r !== -1) return this.#st.stat();
+    if (this.#errno === E.ENOENT) return null;
+    throw new ErrnoError(
+      this.#errno,
+      this.#statx === "fstatat" ? "fstatat" : "statx",
+    );
+  }
+
   // ---- listing -----------------------------------------------------------
 
   #getdents(fd: number): number | bigint {

@@ -235,6 +235,15 @@ export function createPathBackend(): Backend {
       const p = join((dir as PathDir).path, name);
       return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
     },
+    tryStatAt: (dir, name, follow) => {
+      const p = join((dir as PathDir).path, name);
+      try {
+        return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return null;
+        throw e;
+      }
+    },
     list: (dir) => {
       const out: DirEntry[] = [];
       const base = (dir as PathDir).path;

@@ -202,6 +202,11 @@ export interface Backend {
   fstat(h: Handle): Stat;
   /** stat of `name` in `dir` (AT_SYMLINK_NOFOLLOW unless `follow`). */
   statAt(dir: Dir, name: string, follow: boolean): Stat;
+  /**
+   * `statAt`, or null when nothing is there (ENOENT), without the cost of an
+   * error (the usual answer for a destination about to be created).
+   */
+  tryStatAt(dir: Dir, name: string, follow: boolean): Stat | null;
   /** The entries of `dir`, without `.` and `..`, in no particular order. */
   list(dir: Dir): DirEntry[];
   /** Opens `name` in `dir` as a file (never a directory: EISDIR). */

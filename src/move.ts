@@ -25,7 +25,7 @@ import {
   verifyCopy,
 } from "./_copy/walk.ts";
 import { K_DIR, K_FILE, type Plan, planKind } from "./_copy/plan.ts";
-import { fsync } from "./_copy/sync.ts";
+import { type DirSyncs, fsync } from "./_copy/sync.ts";
 import {
   checkAbort,
   type EngineOptions,
@@ -108,8 +108,16 @@ export interface MoveArgs {
   destDir: Dir;
 }
 
-/** The move itself, on opened directories (also `Root.move`). */
-export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
+/**
+ * The move itself, on opened directories (also `Root.move` and
+ * `moveInto`). With `batch`, the directories' fsyncs after a rename are left
+ * to the batch (see `DirSyncs`).
+ */
+export function* moveAt(
+  a: MoveArgs,
+  options: MoveOptions,
+  batch?: DirSyncs,
+): Gen<MoveResult> {
   const op = "move";
   const s = a.src.abs;
   const d = a.dest.abs;
@@ -144,7 +152,7 @@ export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
     result.entries = 0;
     return result;
   }
-  const destSt = sys.fstat(a.destDir);
+  const destSt = sys.idOf(a.destDir);
   if (st.dev === destSt.dev) {
     const done = yield* renameInPlace(
       a,
@@ -153,6 +161,7 @@ export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
       state.existing,
       overwrite,
       durable,
+      batch,
     );
     if (done !== null) {
       result.publish = done;
@@ -180,12 +189,13 @@ export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
 function* renameInPlace(
   a: MoveArgs,
   st: Stat,
-  destSt: Stat,
+  destSt: { dev: number; ino: number },
   existing: Stat | null,
   overwrite: boolean,
   durable: boolean,
+  batch: DirSyncs | undefined,
 ): Gen<PublishMethod | null> {
-  const srcSt = sys.fstat(a.srcDir);
+  const srcSt = sys.idOf(a.srcDir);
   const twoDirs = srcSt.dev !== destSt.dev || srcSt.ino !== destSt.ino;
   let empty = false;
   if (st.kind === "dir" && !overwrite && !feat.renameFlags) {
@@ -238,6 +248,13 @@ function* renameInPlace(
     throw e;
   }
   try {
+    if (durable && batch !== undefined && !pub.exchanged) {
+      // One rename: until the batch's fsyncs, the entry is at its source or
+      // at its destination, never neither.
+      batch.add(a.destDir);
+      batch.add(a.srcDir);
+      return pub.method;
+    }
     if (durable) yield* fsync(a.destDir);
     if (pub.exchanged) {
       // The replaced directory now has the source's name: remove it.
@@ -260,7 +277,7 @@ function* renameInPlace(
 function* moveAcross(
   a: MoveArgs,
   st: Stat,
-  destSt: Stat,
+  destSt: { dev: number; ino: number },
   existing: Stat | null,
   options: MoveOptions,
   result: MoveResult,

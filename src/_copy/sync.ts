@@ -103,3 +103,29 @@ export class Syncer {
     this.#pending = [];
   }
 }
+
+/**
+ * Directories whose fsync a batch of operations into one directory makes
+ * once, at its end, instead of once per operation (`moveInto`, `copyInto`).
+ * Each entry is published by a single atomic rename, so until that fsync a
+ * crash leaves every entry at its source or at its destination (a move), or
+ * at its destination or nowhere (a copy: the source is untouched); never a
+ * partial entry, never neither.
+ */
+export class DirSyncs {
+  #dirs = new Map<string, Dir>();
+
+  /** Notes that `dir` must be fsynced before the batch resolves (kept open by the caller). */
+  add(dir: Dir): void {
+    const st = sys.idOf(dir);
+    const key = `${st.dev}:${st.ino}`;
+    if (!this.#dirs.has(key)) this.#dirs.set(key, dir);
+  }
+
+  /** fsyncs every directory noted (in parallel under the async driver). */
+  *flush(): Gen<void> {
+    const dirs = [...this.#dirs.values()];
+    this.#dirs.clear();
+    yield* parallel(dirs.map((d) => fsync(d)), WIDTH);
+  }
+}

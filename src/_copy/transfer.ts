@@ -168,7 +168,11 @@ export function* transfer(
     }
     published = true;
     try {
-      if (o.durable) yield* fsync(dest.dir);
+      // A batch fsyncs the directory once at its end; an exchange cannot
+      // wait (the old tree is removed next, which must not come first).
+      if (o.durable && (o.batch === undefined || pub.exchanged)) {
+        yield* fsync(dest.dir);
+      } else if (o.durable) o.batch!.add(dest.dir);
       if (pub.exchanged) {
         // The old tree now has the temp's name: remove it like any temp.
         meter.enter("remove", dest.path);
