@@ -251,6 +251,12 @@ export const sys = {
       }),
       () => B.statAt(dir, name, follow),
     ),
+  /** The attribute flags of a regular file (probed on the path backend). */
+  attrsAt: (dir: Dir, name: string, st: Stat): number =>
+    run(
+      () => ({ op: "attrsAt", path: at(dir, name) }),
+      () => B.attrsAt(dir, name, st),
+    ),
   /** `statAt`, or null when nothing is there (no error made for ENOENT). */
   tryStatAt: (dir: Dir, name: string, follow = false): Stat | null =>
     run(

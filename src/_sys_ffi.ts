@@ -476,6 +476,10 @@ class FfiBackend implements Backend {
     return this.#stat(dfd, c, follow ? 0 : AT.SYMLINK_NOFOLLOW);
   }
 
+  attrsAt(_dir: Dir, _name: string, st: Stat): number {
+    return st.attrs;
+  }
+
   tryStatAt(dir: Dir, name: string, follow: boolean): Stat | null {
     const dfd = held(dir).fd;
     const c = this.#a.name(name, "statx");

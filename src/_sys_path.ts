@@ -235,6 +235,18 @@ export function createPathBackend(): Backend {
       const p = join((dir as PathDir).path, name);
       return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
     },
+    attrsAt: (dir, name, st) => {
+      if (st.kind !== "file") return 0;
+      try {
+        Deno.openSync(join((dir as PathDir).path, name), { write: true })
+          .close();
+        return 0;
+      } catch (e) {
+        // EPERM on a write open is chattr +i or +a; anything else (EACCES,
+        // ETXTBSY, ...) says nothing about unlinking.
+        return (e as { code?: string }).code === "EPERM" ? 0x10 : 0;
+      }
+    },
     tryStatAt: (dir, name, follow) => {
       const p = join((dir as PathDir).path, name);
       try {
@@ -379,7 +391,17 @@ export function createPathBackend(): Backend {
         );
         Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 })
           .close();
-        Deno.removeSync(probe);
+        try {
+          Deno.removeSync(probe);
+        } catch (e) {
+          // Created but not removable (an append-only directory): that is
+          // the answer, and the probe stays (sweep() recognises its name).
+          const err = coded(
+            (e as { code?: string }).code ?? "EPERM",
+            `entries cannot be removed from '${d.path}' (the probe '${probe}' stays there) (os error 1)`,
+          );
+          throw err;
+        }
       }
       if ((mode & ~2) !== 0) nodeFs.accessSync(d.path, mode & ~2);
     },

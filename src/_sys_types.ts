@@ -207,6 +207,13 @@ export interface Backend {
    * error (the usual answer for a destination about to be created).
    */
   tryStatAt(dir: Dir, name: string, follow: boolean): Stat | null;
+  /**
+   * The attribute flags of a regular file (`st`: its stat) where `statAt`
+   * does not report them: the ffi backend returns `st.attrs`; the path
+   * backend probes, an open for writing refused with EPERM meaning immutable
+   * or append-only (reported as ATTR_IMMUTABLE).
+   */
+  attrsAt(dir: Dir, name: string, st: Stat): number;
   /** The entries of `dir`, without `.` and `..`, in no particular order. */
   list(dir: Dir): DirEntry[];
   /** Opens `name` in `dir` as a file (never a directory: EISDIR). */

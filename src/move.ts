@@ -305,7 +305,7 @@ function* moveAcross(
   // with nothing copied, when it knowably will not be.
   const srcSt = sys.fstat(a.srcDir);
   canRemoveFrom(a.srcDir, a.src.parent, srcSt.uid, srcSt.mode, op);
-  canUnlink(st, s, srcSt.uid, srcSt.mode, op);
+  canUnlink(a.srcDir, a.src.name, st, s, srcSt.uid, srcSt.mode, op);
   const o: EngineOptions = {
     op,
     durable,

@@ -253,7 +253,7 @@ export function* planTree(
           }
         }
         if (o.removable) {
-          canUnlink(st, path, p.uid[d], p.mode[d], o.op);
+          canUnlink(chain.dir, name, st, path, p.uid[d], p.mode[d], o.op);
         }
         const i = p.add(d, name, st);
         p.count[d]++;
@@ -317,7 +317,12 @@ export function canRemoveFrom(
     if (e.code === "EROFS") {
       throw cannotRemove(op, path, "it is on a read-only filesystem", "EROFS");
     }
-    if (e.code !== "EACCES" && e.code !== "EPERM") throw e;
+    if (e.code === "EPERM") {
+      // Not the mode bits (which a chmod of ours could fix): an attribute
+      // (chattr +i/+a), a security module, a filesystem that refuses.
+      throw cannotRemove(op, path, "writing in it is not permitted", "EPERM");
+    }
+    if (e.code !== "EACCES") throw e;
     // A directory of our own gets owner rwx when it is emptied. Where the
     // effective user is unknown (the path backend without --allow-sys), a
     // directory nobody may write is refused; others are given the benefit
@@ -346,13 +351,15 @@ export function canRemoveFrom(
  * in a sticky directory neither it nor the directory being ours.
  */
 export function canUnlink(
+  dir: Dir,
+  name: string,
   st: Stat,
   path: string,
   dirUid: number,
   dirMode: number,
   op: string,
 ): void {
-  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
+  if ((sys.attrsAt(dir, name, st) & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
     throw cannotRemove(
       op,
       path,
