@@ -17,7 +17,6 @@
  *
  * @module
  */
-import process from "node:process";
 import { toSafeFsError } from "./_errno.ts";
 import type {
   Backend,
@@ -485,6 +484,6 @@ export const sys = {
       return "denied";
     }
   },
-  /** The process umask (node:process reads it without changing it). Not hooked. */
-  umask: (): number => process.umask(),
+  /** The process umask, or null where it cannot be read. Not hooked. */
+  umask: (): number | null => B.umask(),
 };

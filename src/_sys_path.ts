@@ -22,6 +22,7 @@
  * @module
  */
 import * as nodeFs from "node:fs";
+import nodeProcess from "node:process";
 import type {
   Backend,
   Dir,
@@ -483,6 +484,19 @@ export function createPathBackend(): Backend {
     },
     fsInfo: (): FsInfo | null => null,
     realPath: (path) => Deno.realPathSync(path),
+    umask: () => {
+      try {
+        if (
+          Deno.permissions.querySync(
+            { name: "sys", kind: "umask" } as Deno.PermissionDescriptor,
+          ).state !==
+            "granted"
+        ) return null;
+        return nodeProcess.umask();
+      } catch {
+        return null;
+      }
+    },
     euid: () => {
       try {
         if (

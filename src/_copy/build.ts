@@ -170,6 +170,7 @@ export function* build(
                 keep: sync.mode === "each",
                 lock: false,
                 recheck: false,
+                private: true,
               },
               o,
               meter,

@@ -67,6 +67,22 @@ export interface FileJob {
   lock: boolean;
   /** Check the source's stamps again after the copy (single files: trees re-check later). */
   recheck: boolean;
+  /**
+   * The copy is made inside the operation's private temp tree (owner-only
+   * root), where it may be created with its final mode at once.
+   */
+  private: boolean;
+}
+
+/** The final mode, when the kernel can set it at creation (no chmod needed). */
+function createMode(job: FileJob, o: EngineOptions): number | null {
+  if (!job.private || !o.preserve.mode) return null;
+  const mode = job.plan.mode[job.index];
+  const umask = sys.umask();
+  if (umask === null || (mode & 0o7000) !== 0 || (mode & umask) !== 0) {
+    return null;
+  }
+  return mode;
 }
 
 function zero(b: Uint8Array): boolean {
@@ -110,12 +126,14 @@ export function* copyFile(
       );
     }
     // Private until its final mode is set; without a preserved mode, the
-    // kernel's default (0o666 less the umask) from the start.
+    // kernel's default (0o666 less the umask) from the start. Inside the
+    // private temp tree, a plain mode the umask keeps is set at creation.
+    const early = createMode(job, o);
     out = sys.openAt(job.dstDir, job.dstName, {
       write: true,
       read: o.verify === "sha256",
       create: true,
-      mode: o.preserve.mode ? 0o600 : 0o666,
+      mode: early ?? (o.preserve.mode ? 0o600 : 0o666),
     });
     const made = sys.fstat(out);
     if (job.lock && feat.lock) {
@@ -133,7 +151,7 @@ export function* copyFile(
       }
     }
     if (hash !== null) yield* verifyData(out, st.size, hash, job, o);
-    applyFileMeta(out, p, i, o, made.uid);
+    applyFileMeta(out, p, i, o, made.uid, early !== null);
     const result: FileCopy = { ino: made.ino, out: job.keep ? out : null };
     if (job.keep) out = null;
     return result;
@@ -154,6 +172,7 @@ export function applyFileMeta(
   i: number,
   o: EngineOptions,
   uid: number,
+  modeSet = false,
 ): void {
   let mode = p.mode[i];
   let sameOwner = p.uid[i] === uid;
@@ -166,7 +185,7 @@ export function applyFileMeta(
     }
   }
   if (!sameOwner) mode &= ~0o6000;
-  if (o.preserve.mode) sys.chmod(out, mode);
+  if (o.preserve.mode && !(modeSet && sameOwner)) sys.chmod(out, mode);
   if (o.preserve.times) {
     sys.utimes(
       out,
