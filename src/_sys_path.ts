@@ -44,6 +44,8 @@ class PathDir implements Dir {
     public path: string,
     readonly dev: number,
     readonly ino: number,
+    /** Opened through a symlink at its last component (checked by stat). */
+    readonly follow: boolean,
   ) {}
 }
 
@@ -71,6 +73,15 @@ function coded(code: string, message: string): Error {
 
 function join(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
+function exists(p: string): boolean {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function kindOf(i: Deno.FileInfo): Kind {
@@ -122,7 +133,7 @@ function seconds(t: Timespec): number {
 /** Fails unless `d.path` still names the directory that was opened. */
 function check(d: Dir): PathDir {
   const pd = d as PathDir;
-  const i = Deno.lstatSync(pd.path);
+  const i = pd.follow ? Deno.statSync(pd.path) : Deno.lstatSync(pd.path);
   if (!i.isDirectory || i.dev !== pd.dev || i.ino !== pd.ino) {
     throw coded(
       "ESRCCHANGED",
@@ -178,7 +189,7 @@ function openDirPath(path: string, follow: boolean): PathDir {
   if (!i.isDirectory) {
     throw coded("ENOTDIR", `'${path}' is not a directory (os error 20)`);
   }
-  const d = new PathDir(path, i.dev, i.ino ?? 0);
+  const d = new PathDir(path, i.dev, i.ino ?? 0, follow);
   open.add(d);
   return d;
 }
@@ -226,7 +237,16 @@ export function createPathBackend(): Backend {
     },
     list: (dir) => {
       const out: DirEntry[] = [];
-      for (const e of Deno.readDirSync((dir as PathDir).path)) {
+      const base = (dir as PathDir).path;
+      for (const e of Deno.readDirSync(base)) {
+        if (e.name.includes("\uFFFD") && !exists(join(base, e.name))) {
+          // Deno replaced bytes that are not UTF-8: the name given names
+          // nothing (or something else). Refused rather than guessed.
+          throw coded(
+            "EILSEQ",
+            `a name in '${base}' is not valid UTF-8 and cannot be named without --allow-ffi (os error 84)`,
+          );
+        }
         out.push({
           name: e.name,
           kind: e.isFile
@@ -317,7 +337,18 @@ export function createPathBackend(): Backend {
       );
     },
     symlinkAt: (target, dir, name) => {
-      Deno.symlinkSync(target, join(check(dir).path, name));
+      const p = join(check(dir).path, name);
+      // Deno's own check for symlinks asks only whether writing is granted
+      // somewhere: a --deny-write scope would not stop it.
+      if (
+        Deno.permissions.querySync({ name: "write", path: p }).state !==
+          "granted"
+      ) {
+        throw new Deno.errors.NotCapable(
+          `Requires write access to "${p}", run again with the --allow-write flag`,
+        );
+      }
+      Deno.symlinkSync(target, p);
     },
     readLinkAt: (dir, name) =>
       Deno.readLinkSync(join((dir as PathDir).path, name)),
@@ -328,7 +359,20 @@ export function createPathBackend(): Backend {
       Deno.chmodSync(join(check(dir).path, name), mode);
     },
     accessDir: (dir, mode) => {
-      nodeFs.accessSync(check(dir).path, mode);
+      const d = check(dir);
+      // Deno's access() reads the mode bits: it knows nothing of read-only
+      // mounts, ACLs or attributes. Writing is probed for real instead: a
+      // temp-named file (sweep() recognises it) made and removed.
+      if ((mode & 2) !== 0) {
+        const probe = join(
+          d.path,
+          `.access-probe.${crypto.randomUUID()}.safefs-tmp`,
+        );
+        Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 })
+          .close();
+        Deno.removeSync(probe);
+      }
+      if ((mode & ~2) !== 0) nodeFs.accessSync(d.path, mode & ~2);
     },
     chown: (h, uid, gid) => {
       Deno.chownSync(

@@ -283,8 +283,10 @@ function* copyPaths(
 ): Gen<CopyResult> {
   const s = locate(src, "copy", true);
   const d = locate(dest, "copy");
+  // The source is opened by name in its directory: that directory is read.
   const needs: Need[] = [
     { kind: "read", path: s.abs, followLast: options.dereference ?? false },
+    { kind: "read", path: s.parent, followLast: true },
     { kind: "read", path: d.parent, followLast: true },
     { kind: "write", path: d.parent, followLast: true },
   ];

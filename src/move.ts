@@ -206,7 +206,7 @@ function* renameInPlace(
       ours: false,
       empty,
       destIsDir: existing?.kind === "dir",
-      durableLink: durable && twoDirs,
+      durableLink: durable,
     });
   } catch (e) {
     if (e instanceof CrossDeviceError) return null;
@@ -395,7 +395,7 @@ function guardOf(p: Plan): Guard {
   let map = new Map<string, number>();
   return {
     root: 0,
-    child(parent, name) {
+    child(parent: number, name: string): number {
       if (parent < 0 || p.kind[parent] !== K_DIR) return -1;
       if (parent !== cached) {
         map = p.childMap(parent);
@@ -403,7 +403,7 @@ function guardOf(p: Plan): Guard {
       }
       return map.get(name) ?? -1;
     },
-    unchanged(i, st) {
+    unchanged(i: number, st: Stat): boolean {
       if (!p.sameIdentity(i, st)) return false;
       if (p.kind[i] !== K_FILE) return true;
       return st.size === p.size[i] && st.mtimeSec === p.mtS[i] &&

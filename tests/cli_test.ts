@@ -19,6 +19,7 @@ import {
   writeBytes,
 } from "./_helpers.ts";
 import { VERSION } from "../src/_version.ts";
+import { cliLine, HAS_SCRIPT } from "./_cli.ts";
 
 const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -333,25 +334,32 @@ Deno.test("safefs write stores standard input atomically, honours --no-clobber a
   }
 });
 
-Deno.test("safefs sweep removes old safefs temps only, and --dry-run lists them", async () => {
+Deno.test("safefs sweep removes safefs temps older than --older-than (by ctime), and --dry-run lists them", async () => {
   const d = diskDir();
   try {
     const old = join(d, `.f.${crypto.randomUUID()}.safefs-tmp`);
-    const fresh = join(d, `.g.${crypto.randomUUID()}.safefs-tmp`);
     Deno.writeTextFileSync(old, "old");
-    Deno.writeTextFileSync(fresh, "fresh");
     Deno.writeTextFileSync(join(d, "user-file.safefs-tmp"), "not ours");
-    const past = new Date(Date.now() - 2 * 3600_000);
+    // An old mtime does not make a temp old: copies give their temps the
+    // source's times. Only its ctime (which nothing can set back) counts.
+    const past = new Date(Date.now() - 2 * 86400_000);
     Deno.utimeSync(old, past, past);
-    const dry = await cli([d], ["sweep", "--dry-run", d]);
-    assertEquals(dry.code, 0, dry.stderr);
-    assertEquals(dry.stdout, `would remove ${old}\n`);
+    const kept = await cli([d], ["sweep", "--json", d]);
+    assertEquals(kept.code, 0, kept.stderr);
+    deepStrictEqual(JSON.parse(kept.stdout).operations[0].removed, []);
     assert(Deno.statSync(old).isFile);
-    const r = await cli([d], ["sweep", "--json", d]);
+    // Its ctime is now more than a second old, and can only get older.
+    await new Promise((r) => setTimeout(r, 1200));
+    const fresh = join(d, `.g.${crypto.randomUUID()}.safefs-tmp`);
+    Deno.writeTextFileSync(fresh, "fresh");
+    const dry = await cli([d], ["sweep", "--dry-run", "--older-than=1s", d]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assert(dry.stdout.includes(`would remove ${old}\n`), dry.stdout);
+    assert(Deno.statSync(old).isFile);
+    const r = await cli([d], ["sweep", "--json", "--older-than=1s", d]);
     assertEquals(r.code, 0, r.stderr);
-    deepStrictEqual(JSON.parse(r.stdout).operations[0].removed, [old]);
+    assert(JSON.parse(r.stdout).operations[0].removed.includes(old));
     assertEquals(snapshot(old), null);
-    assert(Deno.statSync(fresh).isFile);
     const all = await cli([d], ["sweep", "--older-than=0", d]);
     assertEquals(all.code, 0);
     assertEquals(snapshot(fresh), null);
@@ -455,4 +463,43 @@ if (!Deno.env.get("DENORT_BIN")) {
   console.warn(
     "SKIPPED: deno compile test: DENORT_BIN is not set (denort cannot be downloaded here)",
   );
+}
+
+Deno.test({
+  name: "safefs mv -i asks on a real terminal and does what the answer says",
+  ignore: !HAS_SCRIPT,
+  fn: async () => {
+    const d = diskDir();
+    try {
+      const a = join(d, "a"), b = join(d, "b");
+      Deno.writeTextFileSync(a, "A");
+      Deno.writeTextFileSync(b, "B");
+      // script(1) gives the CLI a pseudo-terminal; the answer is typed on it.
+      const ask = async (answer: string): Promise<string> => {
+        const child = new Deno.Command("script", {
+          args: ["-qfec", cliLine(["mv", "-i", a, b]), "/dev/null"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode(answer));
+        await w.close();
+        const out = await child.output();
+        assertEquals(out.code, 0, dec.decode(out.stdout));
+        return dec.decode(out.stdout);
+      };
+      match(await ask("n\n"), new RegExp(`safefs mv: overwrite '${b}'\\? `));
+      assertEquals(Deno.readTextFileSync(b), "B");
+      assertEquals(Deno.readTextFileSync(a), "A");
+      await ask("y\n");
+      assertEquals(Deno.readTextFileSync(b), "A");
+      assertEquals(snapshot(a), null);
+    } finally {
+      cleanup(d);
+    }
+  },
+});
+if (!HAS_SCRIPT) {
+  console.warn("SKIPPED: -i on a terminal: script(1) is not installed");
 }

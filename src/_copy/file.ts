@@ -212,12 +212,9 @@ function* copyData(
       dstCaps.copyRange = true;
       return null;
     } catch (e) {
-      // Refused by the filesystem before anything was copied: the loop.
-      if (
-        !isUnsupported(e) && !(e instanceof SafeFsError && e.code === "EXDEV")
-      ) {
-        throw e;
-      }
+      // Refused by the filesystem (the backend already falls back to
+      // sendfile across filesystems): the read/write loop.
+      if (!isUnsupported(e)) throw e;
       dstCaps.copyRange = false;
       sys.truncate(out, 0);
     }

@@ -19,7 +19,7 @@
  * @module
  */
 import { type Dir, type Handle, type Stat, sys } from "../_sys.ts";
-import { type Gen } from "../_run.ts";
+import type { Gen } from "../_run.ts";
 import { under } from "../_path.ts";
 import { capsOf, isUnsupported } from "../_caps.ts";
 import { deleteEntry } from "../_delete.ts";

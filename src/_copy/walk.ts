@@ -310,15 +310,6 @@ export function canRemoveFrom(
   mode: number,
   op: string,
 ): void {
-  const st = sys.fstat(dir);
-  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
-    throw cannotRemove(
-      op,
-      path,
-      "it is immutable or append-only (chattr)",
-      "EPERM",
-    );
-  }
   try {
     sys.accessDir(dir, 3);
   } catch (e) {
@@ -335,6 +326,17 @@ export function canRemoveFrom(
     if (euid === null ? (mode & 0o222) === 0 : euid !== uid) {
       throw cannotRemove(op, path, "it is not writable for this user", e.code);
     }
+  }
+  // After the access check: a read-only filesystem is reported as such
+  // (some, like erofs, also flag every inode immutable).
+  const st = sys.fstat(dir);
+  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
+    throw cannotRemove(
+      op,
+      path,
+      "it is immutable or append-only (chattr)",
+      "EPERM",
+    );
   }
 }
 
@@ -575,7 +577,7 @@ export function* recheckSource(
     p,
     o.op,
     [sourceSide(p, root, path, o)],
-    function* (d, [dir], [dirPath]) {
+    function* (d, [dir], [dirPath]): Gen<void> {
       yield PACE;
       checkAbort(o.signal, o.op, dirPath);
       const names = sys.list(dir).map((e) => e.name);
@@ -634,7 +636,7 @@ export function* verifyCopy(
   signal: AbortSignal | undefined,
 ): Gen<void> {
   const side = copySide(p, root, dev, path, op);
-  yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]) {
+  yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]): Gen<void> {
     yield PACE;
     checkAbort(signal, op, dirPath);
     const names = sys.list(dir).map((e) => e.name);
