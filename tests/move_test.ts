@@ -43,6 +43,7 @@ import {
   isNameGone,
   isNoClobberPublishAt,
   isPublishAt,
+  isSyncfs,
   makeTree,
   mountTmpfs,
   pollDirectory,
@@ -52,6 +53,7 @@ import {
   showCalls,
   snapshot,
   temps,
+  treeDurability,
   umount,
   writeBytes,
 } from "./_helpers.ts";
@@ -638,6 +640,79 @@ Deno.test({
 
 Deno.test({
   name:
+    "move() of a tree across filesystems makes the copy durable before the publish (per its mode), then the destination's directory, then the source's",
+  ...noShm,
+  fn: async () => {
+    const a = diskDir(), b = shmDir();
+    try {
+      // 10 entries (fsynced one by one on both backends), then 44 (one
+      // syncfs on ffi: tmpfs is local).
+      const big = (t: string): void => {
+        Deno.mkdirSync(join(t, "d1/d2"), { recursive: true });
+        for (let i = 0; i < 20; i++) {
+          Deno.writeTextFileSync(join(t, `f${i}`), `f${i}`);
+          Deno.writeTextFileSync(join(t, "d1", `g${i}`), `g${i}`);
+        }
+        Deno.writeTextFileSync(join(t, "d1/d2/h"), "h");
+      };
+      for (
+        const [name, make, files, dirs] of [
+          ["small", makeTree, 4, 3],
+          ["big", big, 41, 3],
+        ] as const
+      ) {
+        const src = join(a, name), dest = join(b, name);
+        make(src);
+        const before = snapshot(src);
+        const { calls, result } = await recordCalls(() => move(src, dest));
+        assert(!(result instanceof Error), String(result));
+        const r = result as MoveResult;
+        deepStrictEqual(snapshot(dest), before);
+        assertEquals(snapshot(src), null);
+        const why = showCalls(calls);
+        const pub = indexOf(calls, (c) => isPublishAt(c, dest));
+        assert(pub >= 0, why);
+        const mode = treeDurability(r.entries, b);
+        if (mode === "syncfs") {
+          assertEquals(calls.filter((c) => isSyncfs(c)).length, 1, why);
+          assert(calls.indexOf(calls.find(isSyncfs)!) < pub, why);
+          assertEquals(calls.filter((c) => isFileFsync(c)).length, 0, why);
+          assertEquals(
+            calls.slice(0, pub).filter((c) => isDirFsync(c)).length,
+            0,
+            why,
+          );
+        } else {
+          assertEquals(calls.filter(isSyncfs).length, 0, why);
+          const f = calls.filter((c) => isFileFsync(c));
+          assertEquals(f.length, files, `every file fsynced:\n${why}`);
+          assert(f.every((c) => calls.indexOf(c) < pub), why);
+          assertEquals(
+            calls.slice(0, pub).filter((c) => isDirFsync(c)).length,
+            dirs,
+            `every directory of the copy fsynced before the publish:\n${why}`,
+          );
+        }
+        const destDir = indexOf(calls, (c) => isDirFsync(c, b), pub + 1);
+        const gone = indexOf(calls, (c) => isNameGone(c, src), destDir + 1);
+        const srcDir = indexOf(calls, (c) => isDirFsync(c, a), gone + 1);
+        assert(destDir > pub && gone > destDir && srcDir > gone, why);
+        // copy (files + directories, or one syncfs) + destination directory
+        // + source directory, nothing more
+        assertEquals(
+          calls.filter(isDurabilityCall).length,
+          (mode === "syncfs" ? 1 : files + dirs) + 2,
+          why,
+        );
+      }
+    } finally {
+      cleanup(a, b);
+    }
+  },
+});
+
+Deno.test({
+  name:
     'move() with crossDevice: "fail" throws CrossDeviceError and changes nothing',
   ...noShm,
   fn: async () => {
@@ -1123,6 +1198,48 @@ for (const [label, setup, rel, opts] of FAULT_CASES) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "move() of a tree over a directory across filesystems: a failure right after the publish leaves no temp, the old tree gone, and says where the copy is",
+  ...noShm,
+  fn: async () => {
+    const a = diskDir(), b = shmDir();
+    try {
+      makeTree(join(a, "t"));
+      Deno.mkdirSync(join(b, "t"));
+      const snap = snapshot(join(a, "t"));
+      // The first fsync of b after the publish (an exchange with the empty
+      // directory on ffi, a rename onto it on path) fails.
+      let published = false;
+      let hit = false;
+      const restore = setSysHook((c) => {
+        if (isPublishAt(c, join(b, "t"))) published = true;
+        else if (published && !hit && isDirFsync(c, b)) {
+          hit = true;
+          throw EIO();
+        }
+      });
+      let e: SafeFsError;
+      try {
+        e = await rejects(
+          move(join(a, "t"), join(b, "t"), { overwrite: true }),
+          SafeFsError,
+          "EIO",
+        );
+      } finally {
+        restore();
+      }
+      assert(hit, "the fsync after the publish was never made");
+      assertEquals(e.published, join(b, "t"));
+      deepStrictEqual(snapshot(join(b, "t")), snap);
+      deepStrictEqual(temps(b), [], "the replaced directory was left");
+      deepStrictEqual(snapshot(join(a, "t")), snap, "the source is kept");
+    } finally {
+      cleanup(a, b);
+    }
+  },
+});
 
 Deno.test("move() on one filesystem survives a failure at every seam call", async () => {
   for (const overwrite of [false, true]) {
