@@ -102,6 +102,7 @@ export function* build(
         keep: true,
         lock: true,
         recheck: true,
+        private: false,
       },
       o,
       meter,
