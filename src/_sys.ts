@@ -203,6 +203,35 @@ function hw(h: Handle): string {
 
 const ids = new WeakMap<Handle, { dev: number; ino: number }>();
 
+/**
+ * `path` with each `..` resolved as the kernel resolves it: after following
+ * the symlinks before it (`g/outlink/../x` is `x` beside where `outlink`
+ * leads, not `g/x`). Backends receive paths without `..`, so neither Deno's
+ * own lexical normalisation (under scoped grants) nor a backend's can land
+ * somewhere else than the kernel, the shell and every other tool would.
+ */
+function kernelPath(path: string): string {
+  if (!/(^|\/)\.\.(\/|$)/.test(path)) return path;
+  let done = "/";
+  let pending: string[] = [];
+  const joined = (): string =>
+    pending.length === 0
+      ? done
+      : `${done === "/" ? "" : done}/${pending.join("/")}`;
+  for (const c of path.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c !== "..") {
+      pending.push(c);
+      continue;
+    }
+    const real = B.realPath(joined());
+    const cut = real.lastIndexOf("/");
+    done = cut <= 0 ? "/" : real.slice(0, cut);
+    pending = [];
+  }
+  return joined();
+}
+
 /** The seam every primitive calls. Failures are `SafeFsError`s. */
 export const sys = {
   /**
@@ -223,7 +252,7 @@ export const sys = {
   openDir: (path: string, follow: boolean): Dir =>
     run(
       () => ({ op: "openDir", path, how: follow ? "follow" : "nofollow" }),
-      () => B.openDir(path, follow),
+      () => B.openDir(kernelPath(path), follow),
     ),
   /** Opens directory `name` in `dir`, never following a symlink; `".."` climbs. */
   openDirAt: (dir: Dir, name: string): Dir =>

@@ -214,10 +214,9 @@ export interface Backend {
    */
   tryStatAt(dir: Dir, name: string, follow: boolean): Stat | null;
   /**
-   * The attribute flags of a regular file (`st`: its stat) where `statAt`
-   * does not report them: the ffi backend returns `st.attrs`; the path
-   * backend probes, an open for writing refused with EPERM meaning immutable
-   * or append-only (reported as ATTR_IMMUTABLE).
+   * The attribute flags of a regular file (`st`: its stat): the ffi backend
+   * returns `st.attrs` (from statx); the path backend cannot read them
+   * without changing something (0).
    */
   attrsAt(dir: Dir, name: string, st: Stat): number;
   /** The entries of `dir`, without `.` and `..`, in no particular order. */

@@ -6,7 +6,6 @@
 import assert, { deepStrictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { backendInfo, move, PermissionError } from "../mod.ts";
-import { isTempName } from "../src/_temp.ts";
 import {
   cleanup,
   diskDir,
@@ -62,12 +61,24 @@ const cases: [string, string, (a: string) => void][] = [
   ],
 ];
 
+/**
+ * The ffi backend reads chattr flags with statx and refuses before copying.
+ * The path backend cannot read them without changing something (a write
+ * open copies an overlayfs file up): it finds out when the removal fails,
+ * after the copy was published, and says so (`published`); nothing is lost.
+ */
+const READS_FLAGS = backendInfo().name === "ffi";
+
 for (const [what, flag, set] of cases) {
   for (const tree of [false, true]) {
     Deno.test({
-      name: `move() across filesystems refuses before copying when ${what}${
-        tree ? " (inside a tree)" : ""
-      }`,
+      name: READS_FLAGS
+        ? `move() across filesystems refuses before copying when ${what}${
+          tree ? " (inside a tree)" : ""
+        }`
+        : `move() across filesystems, path backend: when ${what}${
+          tree ? " (inside a tree)" : ""
+        }, the removal fails after the publish, says so, and nothing is lost`,
       ignore: !HAS_SHM || !CAN_CHATTR,
       fn: async () => {
         const a = diskDir(), b = shmDir();
@@ -82,23 +93,15 @@ for (const [what, flag, set] of cases) {
             move(moved, join(b, "dest")),
             PermissionError,
           );
+          deepStrictEqual(temps(b), []);
+          deepStrictEqual(snapshot(a), before, "the source is untouched");
+          if (!READS_FLAGS) {
+            assert.equal(e.published, join(b, "dest"), e.message);
+            assertEqualsMoved(b, tree);
+            return;
+          }
           assert(e.message.includes("nothing was copied"), e.message);
           deepStrictEqual(snapshot(join(b, "dest")), null, "nothing published");
-          deepStrictEqual(temps(b), []);
-          // The path backend cannot read chattr flags: it probes by making a
-          // temp-named file in the directory, which an append-only directory
-          // then keeps (and sweep() can remove once it is writable again).
-          const probes = backendInfo().name === "path" &&
-              what.includes("directory is append-only")
-            ? temps(join(root, "src")).filter(isTempName)
-            : [];
-          assert(probes.length <= 1, JSON.stringify(probes));
-          for (const p of probes) {
-            chattr("-a", join(root, "src")),
-              Deno.removeSync(join(root, "src", p)),
-              chattr("+a", join(root, "src"));
-          }
-          deepStrictEqual(snapshot(a), before, "the source is untouched");
           // Undone, the same move goes through: nothing was left in its way.
           chattr(flag.replace("+", "-"), join(root, "src/f"));
           chattr(flag.replace("+", "-"), join(root, "src"));

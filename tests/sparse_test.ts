@@ -114,7 +114,8 @@ Deno.test(`copySync() keeps the holes of a file that ends in a hole (${info.name
 });
 
 Deno.test({
-  name: `move() across filesystems keeps the holes of a sparse file (${info.name} backend)`,
+  name:
+    `move() across filesystems keeps the holes of a sparse file (${info.name} backend)`,
   ignore: !HAS_SHM,
   fn: async () => {
     const a = diskDir(), b = shmDir();
@@ -140,7 +141,8 @@ Deno.test({
 // reading the holes (the path backend must read every byte to find them,
 // which is correct but slow: see README).
 Deno.test({
-  name: "copy() of a 1 GiB sparse file holding 1 MiB reads only its data (ffi backend)",
+  name:
+    "copy() of a 1 GiB sparse file holding 1 MiB reads only its data (ffi backend)",
   ignore: !info.sparse,
   fn: async () => {
     const dir = diskDir();
@@ -155,7 +157,9 @@ Deno.test({
       assert(allocated(join(dir, "copy")) <= 2 * before);
       // Copying the holes would take 16 calls of 64 MiB (or reads); the one
       // data segment, found by SEEK_DATA, takes one.
-      const copies = calls.filter((c) => c.op === "copyRange" || c.op === "read");
+      const copies = calls.filter((c) =>
+        c.op === "copyRange" || c.op === "read"
+      );
       assertEquals(copies.length, 1, JSON.stringify(copies));
       assert(calls.some((c) => c.op === "seek" && c.how === "data"));
     } finally {

@@ -512,6 +512,7 @@ export function copySide(
   dev: number,
   path: string,
   op: string,
+  published?: string,
 ): Side {
   return {
     root,
@@ -524,24 +525,44 @@ export function copySide(
       try {
         d = sys.openDirAt(parent, p.names[i]);
       } catch (e) {
-        throw copyChanged(op, where, e);
+        throw copyChanged(op, where, e, published);
       }
       const st = sys.fstat(d);
       if (st.ino !== p.copyIno[i]) {
         sys.close(d);
-        throw copyChanged(op, where);
+        throw copyChanged(op, where, undefined, published);
       }
       return d;
     },
   };
 }
 
-/** The error for a copy that lost or changed entries before it was published. */
+/**
+ * The error for a copy that lost or changed entries: before it was published
+ * (nothing was), or after (`published`: where; a move then keeps its
+ * source). A failure that is not "gone or replaced" (EIO, EACCES, ...) is
+ * returned as it is, with its own errno.
+ */
 export function copyChanged(
   op: string,
   path: string,
   cause?: unknown,
-): SafeFsError {
+  published?: string,
+): unknown {
+  if (
+    cause instanceof SafeFsError &&
+    !["ENOENT", "ENOTDIR", "ELOOP", "ESTALE"].includes(cause.code)
+  ) {
+    return cause;
+  }
+  if (published !== undefined) {
+    return new SafeFsError(
+      `Cannot ${op}: '${path}' of the copy published at '${published}' was ` +
+        `removed or replaced by another process before the source was removed; ` +
+        `the source was kept`,
+      { code: "ETMPCHANGED", op, path, cause, published },
+    );
+  }
   return new SafeFsError(
     `Cannot ${op}: '${path}' of the copy being built was removed or replaced ` +
       `by another process; nothing was published`,
@@ -641,8 +662,9 @@ export function* verifyCopy(
   path: string,
   op: string,
   signal: AbortSignal | undefined,
+  published?: string,
 ): Gen<void> {
-  const side = copySide(p, root, dev, path, op);
+  const side = copySide(p, root, dev, path, op, published);
   yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]): Gen<void> {
     yield PACE;
     checkAbort(signal, op, dirPath);
@@ -653,7 +675,12 @@ export function* verifyCopy(
     const skipped = p.skipped.get(d);
     const intruder = names.find((n) => skipped?.has(n));
     if (cmp.extra !== undefined || intruder !== undefined || cmp.missing) {
-      throw copyChanged(op, under(dirPath, cmp.extra ?? intruder ?? ""));
+      throw copyChanged(
+        op,
+        under(dirPath, cmp.extra ?? intruder ?? ""),
+        undefined,
+        published,
+      );
     }
     // The listing's own inode numbers (d_ino) settle most entries without
     // a stat each; a mismatch (overlayfs may number them differently) is
@@ -672,11 +699,11 @@ export function* verifyCopy(
       try {
         st = sys.statAt(dir, p.names[i], false);
       } catch (e) {
-        throw copyChanged(op, under(dirPath, p.names[i]), e);
+        throw copyChanged(op, under(dirPath, p.names[i]), e, published);
       }
       const kind = planKind(st);
       if (st.ino !== p.copyIno[i] || kind !== p.kind[i]) {
-        throw copyChanged(op, under(dirPath, p.names[i]));
+        throw copyChanged(op, under(dirPath, p.names[i]), undefined, published);
       }
     }
   });
