@@ -36,9 +36,14 @@ const BUF = 1 << 20;
 /** Ranges up to this size are copied with a blocking call (no thread hop). */
 const SMALL = 1 << 20;
 
-let buffer: Uint8Array | null = null;
-function buf(): Uint8Array {
-  return buffer ??= new Uint8Array(BUF);
+/**
+ * A buffer for one copy, sized to the file: never shared, since copies
+ * running at once (two calls, or one batch) each wait in the middle of
+ * their loop while another runs. Small buffers for small files (a tree of
+ * small files allocates a little per file, not 1 MiB).
+ */
+function bufFor(size: number): Uint8Array {
+  return new Uint8Array(Math.max(1, Math.min(BUF, size)));
 }
 
 /** What a file copy produced. */
@@ -239,7 +244,7 @@ function* copyData(
     }
   }
   const hash = o.verify === "sha256" ? createHash("sha256") : null;
-  const b = buf();
+  const b = bufFor(size);
   let pos = 0;
   while (pos < size) {
     checkAbort(o.signal, o.op, job.path);
@@ -312,7 +317,7 @@ function* verifyData(
   o: EngineOptions,
 ): Gen<void> {
   const hash = createHash("sha256");
-  const b = buf();
+  const b = bufFor(size);
   let pos = 0;
   while (pos < size) {
     const chunk = b.subarray(0, Math.min(b.length, size - pos));
