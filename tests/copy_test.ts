@@ -39,6 +39,7 @@ import {
   snapshot,
   temps,
   umount,
+  watchFifoOpens,
   writeBytes,
 } from "./_helpers.ts";
 
@@ -428,44 +429,47 @@ Deno.test("copy() refuses a FIFO source at once without opening it", async () =>
     const restore = setSysHook((c) => {
       if (c.op === "open" && c.path === join(dir, "p")) opened = true;
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // An open of a FIFO would block: seen in the kernel (no timer) and
+    // unblocked by opening the FIFO ourselves, it fails the test.
+    const unblock = (p: string) => (): void =>
+      Deno.openSync(p, { read: true, write: true }).close();
+    const check = (w: { openedFifo: boolean; result: unknown }): void => {
+      assert(!w.openedFifo, `the FIFO was opened (${w.result})`);
+      if (w.result instanceof assert.AssertionError) throw w.result;
+    };
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error("copy() hung on a FIFO")),
-          5000,
-        );
-      });
-      await Promise.race([
+      let w = await watchFifoOpens(
         rejects(
           copy(join(dir, "p"), join(dir, "q")),
           UnsupportedFileTypeError,
           "EFTYPE",
         ),
-        timeout,
-      ]);
+        unblock(join(dir, "p")),
+      );
+      check(w);
       // dereference: a symlink to a FIFO is refused the same way
       Deno.symlinkSync("p", join(dir, "lp"));
-      await Promise.race([
+      w = await watchFifoOpens(
         rejects(
           copy(join(dir, "lp"), join(dir, "q"), { dereference: true }),
           UnsupportedFileTypeError,
         ),
-        timeout,
-      ]);
+        unblock(join(dir, "p")),
+      );
+      check(w);
       // a FIFO inside a tree: refused before anything is created
       Deno.mkdirSync(join(dir, "t"));
       Deno.writeTextFileSync(join(dir, "t/f"), "x");
       new Deno.Command("mkfifo", { args: [join(dir, "t/p")] }).outputSync();
-      await Promise.race([
+      w = await watchFifoOpens(
         rejects(
           copy(join(dir, "t"), join(dir, "t2")),
           UnsupportedFileTypeError,
         ),
-        timeout,
-      ]);
+        unblock(join(dir, "t/p")),
+      );
+      check(w);
     } finally {
-      clearTimeout(timer);
       restore();
     }
     assert(!opened, "the FIFO was opened");
@@ -1241,10 +1245,12 @@ Deno.test("copy() never lets another user reach the data of a private file while
 });
 
 Deno.test("copy() of a tree waits for every file in flight before it removes its temp after a failure", async () => {
-  // Eight files are copied at a time. One file's create is slowed down and
-  // another one fails while it is in flight: the temp tree must be removed
-  // only after the slow create has finished, so nothing is left behind (a
-  // create landing after the cleanup would leave a temp directory).
+  // Eight files are copied at a time. One file's create (f1) is held until
+  // another one (f3) has failed while f1 was in flight, and then until copy()
+  // settles (or, for a copy() that rightly waits for f1, a little longer).
+  // The temp tree must be removed only after f1's create has finished, so
+  // nothing is left behind (a create landing after the cleanup would leave a
+  // temp directory), and copy() must not settle before it.
   const dir = diskDir();
   const realCreate = backend.createFile;
   try {
@@ -1252,26 +1258,38 @@ Deno.test("copy() of a tree waits for every file in flight before it removes its
     for (let i = 0; i < 40; i++) {
       Deno.writeTextFileSync(join(dir, `s/d/f${i}`), `file ${i}`);
     }
-    let slowDone = false;
+    let slowDone = false, f1InFlight = false, failedWhileF1 = false;
+    let f3Failed!: () => void;
+    const failed = new Promise<void>((r) => (f3Failed = r));
+    let settledNow!: () => void;
+    const settled = new Promise<void>((r) => (settledNow = r));
+    const later = (ms: number): Promise<void> =>
+      new Promise((r) => setTimeout(r, ms));
     backend.createFile = async (p, data) => {
       if (p.endsWith("/d/f1")) {
-        await new Promise((r) => setTimeout(r, 300));
+        f1InFlight = true;
+        // The hold is ordered by events; the timers only end it for a copy()
+        // that does the right thing (waits for f1), so they cannot make a
+        // correct copy() fail.
+        await Promise.race([failed, later(2000)]);
+        await Promise.race([settled, later(300)]);
         await realCreate(p, data);
         slowDone = true;
+        f1InFlight = false;
         return;
       }
       if (p.endsWith("/d/f3")) {
+        failedWhileF1 = f1InFlight;
+        f3Failed();
         throw new Error("Input/output error (os error 5)");
       }
       await realCreate(p, data);
     };
-    await rejects(
-      copy(join(dir, "s"), join(dir, "out"), { durable: false }),
-      SafeFsError,
-      "EIO",
-    );
-    assert(slowDone, "the slow create had not finished when copy() returned");
-    await new Promise((r) => setTimeout(r, 100));
+    const p = copy(join(dir, "s"), join(dir, "out"), { durable: false });
+    p.finally(() => settledNow()).catch(() => {});
+    await rejects(p, SafeFsError, "EIO");
+    assert(failedWhileF1, "f3 did not fail while f1 was in flight");
+    assert(slowDone, "copy() settled before the create in flight had finished");
     deepStrictEqual(temps(dir), [], "temp left behind");
     assertEquals(snapshot(join(dir, "out")), null);
   } finally {

@@ -1217,7 +1217,7 @@ Deno.test("remove() checks Deno permissions for the path and its parent before c
       try { const r = await remove(Deno.args[0]); console.log("ok " + r.entriesRemoved); }
       catch (e) { console.log(e.name + ":" + e.code + " " + (e.flag ?? "")); }`;
     const run = async (flags: string[]): Promise<string> => {
-      const file = join(Deno.makeTempDirSync(), "script.ts");
+      const file = join(diskDir(), "script.ts");
       Deno.writeTextFileSync(file, script);
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
@@ -1230,8 +1230,7 @@ Deno.test("remove() checks Deno permissions for the path and its parent before c
           root,
         ],
         stdin: "null",
-      }).output();
-      cleanup(dirname(file));
+      }).output().finally(() => cleanup(dirname(file)));
       return new TextDecoder().decode(out.stdout).trim() ||
         new TextDecoder().decode(out.stderr);
     };

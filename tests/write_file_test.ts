@@ -327,19 +327,25 @@ Deno.test("writeFile() aborted removes its temp and leaves the file untouched, e
     assertEquals((e.cause as Error).message, "enough");
     assertEquals(Deno.readTextFileSync(p), "old");
     deepStrictEqual(temps(dir), []);
-    // abort while the stream has nothing to give (it never ends by itself)
-    let cancelled = false;
+    // abort while the stream has nothing to give (it never ends by itself):
+    // when writeFile() asks for a second chunk, none comes, and the abort is
+    // raised then, from a timer (a macrotask, as a user's would be).
+    let cancelled = false, pulls = 0;
+    const ac2 = new AbortController();
     const stalled = new ReadableStream<Uint8Array>({
       start(c): void {
         c.enqueue(payload(3, 1000));
       },
+      pull(): Promise<void> {
+        if (++pulls === 1) setTimeout(() => ac2.abort(), 0);
+        return new Promise(() => {}); // never gives more
+      },
       cancel(): void {
         cancelled = true;
       },
-    });
-    const ac2 = new AbortController();
-    setTimeout(() => ac2.abort(), 50);
+    }, { highWaterMark: 0 });
     await rejects(writeFile(p, stalled, { signal: ac2.signal }), AbortedError);
+    assert(pulls >= 1, "writeFile() never waited for the stream");
     assertEquals(Deno.readTextFileSync(p), "old");
     deepStrictEqual(temps(dir), []);
     await new Promise((r) => setTimeout(r, 0));
