@@ -459,6 +459,13 @@ async function attack(
           const info = Deno.lstatSync(p);
           if (info.isFile && Deno.readTextFileSync(p).startsWith("SECRET")) {
             tally.read++;
+            if (tally.read <= 3) {
+              console.log(
+                `  READ: attempt ${n} (${outcome}): outside content at '${rel}' of ${
+                  JSON.stringify(Object.keys(snap))
+                }`,
+              );
+            }
           }
         }
       }
