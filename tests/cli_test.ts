@@ -24,7 +24,7 @@ import { VERSION } from "../src/_version.ts";
 
 const CLI = join(ROOT, "src/cli.ts");
 const CLI_URL = new URL("../src/cli.ts", import.meta.url).href;
-const SYS_URL = new URL("../src/_sys.ts", import.meta.url).href;
+const HELPERS_URL = new URL("./_helpers.ts", import.meta.url).href;
 const dec = new TextDecoder();
 
 interface Run {
@@ -447,16 +447,15 @@ Deno.test("safefs interrupted by SIGINT mid-copy exits 130, leaves no temp, the 
     Deno.writeTextFileSync(
       wrapper,
       `import { main } from ${JSON.stringify(CLI_URL)};
-import { setSysHook } from ${JSON.stringify(SYS_URL)};
+import { onEverySysCall } from ${JSON.stringify(HELPERS_URL)};
 const dir = Deno.args[0];
 let paused = false;
-setSysHook(() => {
+Deno.exit(await onEverySysCall(() => {
   if (paused || !Array.from(Deno.readDirSync(dir)).some((e) => e.name !== "big")) return;
   paused = true;
   console.log("paused");
   Deno.stdin.readSync(new Uint8Array(1));
-});
-Deno.exit(await main(Deno.args.slice(1)));`,
+}, () => main(Deno.args.slice(1))));`,
     );
     const child = new Deno.Command(DENO, {
       args: [
