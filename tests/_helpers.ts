@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setSysHook, type SysCall } from "../src/_sys.ts";
 import { isTempName } from "../src/_temp.ts";
 
@@ -14,12 +15,15 @@ export function diskDir(): string {
 
 /** True when /dev/shm is a different filesystem from the disk temp dir. */
 export const HAS_SHM: boolean = (() => {
+  let probe: string | undefined;
   try {
     const a = Deno.statSync("/dev/shm");
-    const b = Deno.statSync(Deno.makeTempDirSync({ prefix: "safefs-probe-" }));
-    return a.isDirectory && a.dev !== b.dev;
+    probe = Deno.makeTempDirSync({ prefix: "safefs-probe-" });
+    return a.isDirectory && a.dev !== Deno.statSync(probe).dev;
   } catch {
     return false;
+  } finally {
+    if (probe !== undefined) Deno.removeSync(probe);
   }
 })();
 
@@ -28,9 +32,38 @@ export function shmDir(): string {
   return Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "safefs-test-" });
 }
 
-/** Removes test dirs (best effort, unmounting anything left mounted). */
+/**
+ * Mount points at or below `dir`, deepest first (from /proc/self/mountinfo,
+ * whose paths escape space, tab, newline and backslash as octal).
+ */
+function mountsUnder(dir: string): string[] {
+  let info: string;
+  try {
+    info = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of info.split("\n")) {
+    const field = line.split(" ")[4];
+    if (field === undefined) continue;
+    const mnt = field.replace(
+      /\\([0-7]{3})/g,
+      (_, o) => String.fromCharCode(parseInt(o, 8)),
+    );
+    if (mnt === dir || mnt.startsWith(dir + "/")) out.push(mnt);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes test dirs (best effort), unmounting first whatever a failed test
+ * left mounted inside them (Deno.remove would empty a mounted filesystem and
+ * leave the mount behind).
+ */
 export function cleanup(...dirs: string[]): void {
   for (const d of dirs) {
+    if (d.startsWith("/")) { for (const m of mountsUnder(d)) umount(m); }
     try {
       Deno.removeSync(d, { recursive: true });
     } catch {
@@ -141,6 +174,24 @@ export function makeTree(root: string, big?: Uint8Array): void {
     new Date(1_000_000_000),
     new Date(1_000_000_000),
   );
+}
+
+/**
+ * Runs `hook` before every seam call while `fn` runs (throwing from it makes
+ * that call fail). Tests use it to act, or to look, at every step of an
+ * operation: a reader that checks a destination before every call sees every
+ * state a concurrent reader could see, deterministically.
+ */
+export async function onEverySysCall<T>(
+  hook: (c: SysCall) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const restore = setSysHook(hook);
+  try {
+    return await fn();
+  } finally {
+    restore();
+  }
 }
 
 /** Records every seam call while `fn` runs. */
@@ -255,6 +306,57 @@ export function umount(dir: string): void {
   }
 }
 
+/** True when a thread of this process sleeps in the kernel's FIFO open. */
+function blockedOpeningFifo(): boolean {
+  let tasks: Deno.DirEntry[];
+  try {
+    tasks = Array.from(Deno.readDirSync("/proc/self/task"));
+  } catch {
+    return false;
+  }
+  for (const t of tasks) {
+    try {
+      const w = Deno.readTextFileSync(`/proc/self/task/${t.name}/wchan`);
+      // wait_for_partner since Linux 2.6.x (fifo_open calls it).
+      if (w === "wait_for_partner" || w === "fifo_open") return true;
+    } catch {
+      // the thread ended
+    }
+  }
+  return false;
+}
+
+/**
+ * Awaits `p` while watching this process's threads: one sleeping in the
+ * kernel's FIFO open means the call opened a FIFO, which blocks until a
+ * partner opens it too. Then `unblock()` is called (it must open the FIFO so
+ * that the open returns) and `openedFifo` is true. Nothing here is timed: a
+ * call that does not open a FIFO settles as it would anyway. (A synchronous
+ * open of a FIFO would freeze this isolate, this watch included, as it would
+ * freeze any timer: the test would hang instead of failing.)
+ */
+export async function watchFifoOpens(
+  p: Promise<unknown>,
+  unblock: () => void,
+): Promise<{ openedFifo: boolean; result: unknown }> {
+  let settled = false;
+  let result: unknown;
+  const done = p.then((v) => {
+    result = v;
+  }, (e) => {
+    result = e;
+  }).finally(() => (settled = true));
+  let openedFifo = false;
+  while (!settled) {
+    if (blockedOpeningFifo()) {
+      openedFifo = true;
+      unblock();
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, 2))]);
+  }
+  return { openedFifo, result };
+}
+
 /** The deno executable running the tests, for subprocesses. */
 export const DENO: string = Deno.execPath();
 
@@ -295,6 +397,18 @@ export async function runDeno(
 
 /** file:// URL of the package's mod.ts, for subprocess scripts. */
 export const MOD_URL: string = new URL("../mod.ts", import.meta.url).href;
+
+/**
+ * The checkout's root directory as a path (decoded: the checkout may live in
+ * a path with spaces, which a URL's `.pathname` would give as `%20`).
+ */
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url))
+  .replace(/\/$/, "");
+
+/** `path` quoted for sh (for commands that only take a command line). */
+export function shellQuote(path: string): string {
+  return `'${path.replaceAll("'", `'\\''`)}'`;
+}
 
 /**
  * Awaits `p`, asserts it rejects with an instance of `cls` (and `code`, when

@@ -49,6 +49,7 @@ import {
   makeTree,
   mountExfat,
   mountTmpfs,
+  onEverySysCall,
   pollDirectory,
   recordCalls,
   rejects,
@@ -59,6 +60,7 @@ import {
   temps,
   treeDurability,
   umount,
+  watchFifoOpens,
   writeBytes,
 } from "./_helpers.ts";
 
@@ -486,44 +488,47 @@ Deno.test("copy() refuses a FIFO source at once without opening it", async () =>
     const restore = setSysHook((c) => {
       if (c.op === "openAt" && c.path?.endsWith("/p")) opened = true;
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // An open of a FIFO would block: seen in the kernel (no timer) and
+    // unblocked by opening the FIFO ourselves, it fails the test.
+    const unblock = (p: string) => (): void =>
+      Deno.openSync(p, { read: true, write: true }).close();
+    const check = (w: { openedFifo: boolean; result: unknown }): void => {
+      assert(!w.openedFifo, `the FIFO was opened (${w.result})`);
+      if (w.result instanceof assert.AssertionError) throw w.result;
+    };
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error("copy() hung on a FIFO")),
-          5000,
-        );
-      });
-      await Promise.race([
+      let w = await watchFifoOpens(
         rejects(
           copy(join(dir, "p"), join(dir, "q")),
           UnsupportedFileTypeError,
           "EFTYPE",
         ),
-        timeout,
-      ]);
+        unblock(join(dir, "p")),
+      );
+      check(w);
       // dereference: a symlink to a FIFO is refused the same way
       Deno.symlinkSync("p", join(dir, "lp"));
-      await Promise.race([
+      w = await watchFifoOpens(
         rejects(
           copy(join(dir, "lp"), join(dir, "q"), { dereference: true }),
           UnsupportedFileTypeError,
         ),
-        timeout,
-      ]);
+        unblock(join(dir, "p")),
+      );
+      check(w);
       // a FIFO inside a tree: refused before anything is created
       Deno.mkdirSync(join(dir, "t"));
       Deno.writeTextFileSync(join(dir, "t/f"), "x");
       new Deno.Command("mkfifo", { args: [join(dir, "t/p")] }).outputSync();
-      await Promise.race([
+      w = await watchFifoOpens(
         rejects(
           copy(join(dir, "t"), join(dir, "t2")),
           UnsupportedFileTypeError,
         ),
-        timeout,
-      ]);
+        unblock(join(dir, "t/p")),
+      );
+      check(w);
     } finally {
-      clearTimeout(timer);
       restore();
     }
     assert(!opened, "the FIFO was opened");
@@ -1392,7 +1397,9 @@ Deno.test({
   },
 });
 
-Deno.test("copy() with overwrite: a reader polling the destination never sees a partial file or tree", async () => {
+Deno.test("copy() with overwrite: a reader looking before every filesystem call never sees a partial file or tree", async () => {
+  // The reader runs before every seam call of the copies (and after them):
+  // it sees every state of the destinations a concurrent reader could see.
   const dir = diskDir();
   try {
     writeBytes(join(dir, "big"), 32 * 1024 * 1024, 3);
@@ -1401,36 +1408,44 @@ Deno.test("copy() with overwrite: a reader polling the destination never sees a 
     for (let i = 0; i < 200; i++) {
       Deno.writeTextFileSync(join(dir, "tree", `n${i}`), `${i}`);
     }
-    const count = Object.keys(snapshot(join(dir, "tree"))!).length;
-    const reader = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `const [f, t, size, count] = Deno.args; let bad = [], seenNew = false, seenT = false, polls = 0;
-         const countTree = (d) => { let n = 1; for (const e of Deno.readDirSync(d)) { n++; if (e.isDirectory) n += countTree(d + "/" + e.name) - 1; } return n; };
-         const end = Date.now() + 30000;
-         while (!(seenNew && seenT) && Date.now() < end) { polls++;
-           try { const s = Deno.statSync(f).size; if (s === Number(size)) seenNew = true; else if (s !== 3) bad.push(s); } catch (e) { bad.push(String(e)); }
-           try { const n = countTree(t); seenT = true; if (n !== Number(count)) bad.push("tree " + n); } catch {}
-         }
-         console.log(JSON.stringify({ bad: bad.slice(0, 5), seenNew, seenT, polls }));`,
-        join(dir, "dest"),
-        join(dir, "tree-copy"),
-        String(32 * 1024 * 1024),
-        String(count),
-      ],
-      stdout: "piped",
-      stdin: "null",
-    }).spawn();
-    await new Promise((r) => setTimeout(r, 300));
-    await copy(join(dir, "big"), join(dir, "dest"), { overwrite: true });
-    await copy(join(dir, "tree"), join(dir, "tree-copy"));
-    const out = JSON.parse(
-      new TextDecoder().decode((await reader.output()).stdout),
-    );
-    deepStrictEqual(out.bad, [], JSON.stringify(out));
-    assert(out.seenNew && out.seenT, JSON.stringify(out));
-    assert(out.polls > 10, JSON.stringify(out));
-    assertEquals(sha(join(dir, "dest")), sha(join(dir, "big")));
+    const bigSha = sha(join(dir, "big"));
+    const treeSnap = snapshot(join(dir, "tree"));
+    const bad: string[] = [];
+    const seen = { old: 0, new: 0, noTree: 0, tree: 0 };
+    // The content of each inode seen at dest is checked once.
+    const checked = new Map<number, string>();
+    const look = (): void => {
+      const st = Deno.lstatSync(join(dir, "dest"));
+      let v = checked.get(st.ino!);
+      if (v === undefined) {
+        v = st.size === 3
+          ? (Deno.readTextFileSync(join(dir, "dest")) === "old" ? "old" : "bad")
+          : sha(join(dir, "dest")) === bigSha
+          ? "new"
+          : `bad size ${st.size}`;
+        checked.set(st.ino!, v);
+      }
+      if (v === "old" || v === "new") seen[v]++;
+      else bad.push(`dest: ${v}`);
+      const t = snapshot(join(dir, "tree-copy"));
+      if (t === null) seen.noTree++;
+      else if (JSON.stringify(t) === JSON.stringify(treeSnap)) seen.tree++;
+      else bad.push(`tree: ${Object.keys(t).length} entries`);
+    };
+    let looks = 0;
+    await onEverySysCall(() => {
+      looks++;
+      look();
+    }, async () => {
+      await copy(join(dir, "big"), join(dir, "dest"), { overwrite: true });
+      await copy(join(dir, "tree"), join(dir, "tree-copy"));
+    });
+    look();
+    deepStrictEqual(bad.slice(0, 5), [], JSON.stringify(seen));
+    assert(seen.old > 0 && seen.new > 0, JSON.stringify(seen));
+    assert(seen.noTree > 200 && seen.tree > 0, JSON.stringify(seen));
+    assert(looks > 200, `${looks} looks`);
+    assertEquals(sha(join(dir, "dest")), bigSha);
   } finally {
     cleanup(dir);
   }

@@ -21,12 +21,13 @@ import {
   DENO,
   diskDir,
   MOD_URL,
+  ROOT,
   runDeno,
   snapshot,
 } from "./_helpers.ts";
 
 const SYS_URL = new URL("../src/_sys.ts", import.meta.url).href;
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = join(ROOT, "src/cli.ts");
 const LEFTOVER = ".f.0b5f4a3e-8a59-4a55-9d7e-5bd1c0f1f9a1.safefs-tmp";
 
 /**

@@ -294,11 +294,13 @@ Deno.test({
 
 Deno.test("sweep() checks Deno permissions before removing anything; dryRun needs only read (G8)", async () => {
   const w = diskDir();
+  let scriptDir = "";
   try {
     const t = temp("left");
     files(w, t);
     const url = new URL("../src/sweep.ts", import.meta.url).href;
-    const script = join(Deno.makeTempDirSync(), "script.ts");
+    scriptDir = Deno.makeTempDirSync({ prefix: "safefs-test-" });
+    const script = join(scriptDir, "script.ts");
     Deno.writeTextFileSync(
       script,
       `const { sweep } = await import(${JSON.stringify(url)});
@@ -334,9 +336,8 @@ Deno.test("sweep() checks Deno permissions before removing anything; dryRun need
       "ok 1",
     );
     assert.deepEqual(listing(w), []);
-    cleanup(join(script, ".."));
   } finally {
-    cleanup(w);
+    cleanup(w, scriptDir);
   }
 });
 
