@@ -33,6 +33,8 @@ import { SafeFsError } from "../errors.ts";
 export const CHUNK = 64 << 20;
 /** Buffer of the read/write loop. */
 const BUF = 1 << 20;
+/** Files up to this size are copied with one read and one write. */
+const SMALL_RW = 64 << 10;
 /** Ranges up to this size are copied with a blocking call (no thread hop). */
 const SMALL = 1 << 20;
 
@@ -217,7 +219,13 @@ function* copyData(
   const size = st.size;
   const sparse = st.blocks * 512 < size;
   const dstCaps = capsOf(job.dstDev);
-  if (o.verify !== "sha256" && feat.copyRange && dstCaps.copyRange !== false) {
+  // A small file is one pread and one pwrite: copy_file_range costs several
+  // times more for a few bytes (measured on ext4: ~30 µs against ~5 µs).
+  const small = size <= SMALL_RW;
+  if (
+    o.verify !== "sha256" && feat.copyRange && dstCaps.copyRange !== false &&
+    !small
+  ) {
     try {
       if (sparse && feat.seekHoles) {
         let pos = 0;
