@@ -139,10 +139,10 @@ export function* build(
         copySide(p, root, t.dev, tmpPath, o.op),
       ],
       function* (d, [sDir, tDir], [sPath]): Gen<void> {
-        const f = p.first[d];
-        for (let k = 0; k < p.count[d]; k++) {
+        const f = p.firstOf(d);
+        for (let k = 0; k < p.countOf(d); k++) {
           const i = f + k;
-          const name = p.names[i];
+          const name = p.name(i);
           const path = under(sPath, name);
           yield PACE;
           checkAbort(o.signal, o.op, path);
@@ -220,7 +220,7 @@ function linkCopy(
   const first = p.linkOf.get(i)!;
   const holder = openCopyDir(p, root, p.parent[first], dev, op, rootPath);
   try {
-    sys.linkAt(holder, p.names[first], tDir, name);
+    sys.linkAt(holder, p.name(first), tDir, name);
   } catch (e) {
     if (
       isUnsupported(e) ||
@@ -313,7 +313,7 @@ function openCopyDir(
     const next = side.open(cur, path[j], curPath);
     if (cur !== root) sys.close(cur);
     cur = next;
-    curPath = under(curPath, p.names[path[j]]);
+    curPath = under(curPath, p.name(path[j]));
   }
   return cur;
 }

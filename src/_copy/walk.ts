@@ -182,12 +182,12 @@ export function* planTree(
       const d = stack.pop()!;
       if (d !== 0) {
         while (chain.top.index !== p.parent[d]) sys.close(chain.pop().dir!);
-        const path = under(chain.top.path, p.names[d]);
+        const path = under(chain.top.path, p.name(d));
         const dir = openPlanned(p, d, chain.dir, path, o);
         chain.push({
           dir,
-          name: p.names[d],
-          dev: p.dev[d],
+          name: p.name(d),
+          dev: p.devOf(d),
           ino: p.ino[d],
           index: d,
           path,
@@ -201,7 +201,7 @@ export function* planTree(
       }
       const names = sys.list(chain.dir).map((e) => e.name);
       names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      p.first[d] = p.n;
+      p.beginChildren(d);
       for (const name of names) {
         const path = under(dirPath, name);
         let st = sys.statAt(chain.dir, name, false);
@@ -256,7 +256,7 @@ export function* planTree(
           canUnlink(chain.dir, name, st, path, p.uid[d], p.mode[d], o.op);
         }
         const i = p.add(d, name, st);
-        p.count[d]++;
+        p.addChild(d);
         if (st.kind === "symlink") {
           p.targets.set(i, sys.readLinkAt(chain.dir, name));
         } else if (st.kind === "file") {
@@ -271,8 +271,8 @@ export function* planTree(
       }
       meter.filesTotal = p.n;
       meter.tick(dirPath, 0, 0);
-      const f = p.first[d];
-      for (let k = p.count[d] - 1; k >= 0; k--) {
+      const f = p.firstOf(d);
+      for (let k = p.countOf(d) - 1; k >= 0; k--) {
         if (p.kind[f + k] === K_DIR) stack.push(f + k);
       }
     }
@@ -400,7 +400,7 @@ function openPlanned(
     // check below makes sure it leads where it led when planned).
     d = o.dereference
       ? sys.openDir(path, true)
-      : sys.openDirAt(parent, p.names[i]);
+      : sys.openDirAt(parent, p.name(i));
   } catch (e) {
     if (
       e instanceof SafeFsError && (e.code === "ELOOP" || e.code === "ENOTDIR")
@@ -467,11 +467,11 @@ export function* walkPlan(
         while (chains[0].top.index !== p.parent[d]) yield* up();
         for (let k = 0; k < sides.length; k++) {
           const c = chains[k];
-          const path = under(c.top.path, p.names[d]);
+          const path = under(c.top.path, p.name(d));
           const dir = sides[k].open(c.dir, d, c.top.path);
           c.push({
             dir,
-            name: p.names[d],
+            name: p.name(d),
             dev: sides[k].dev(d),
             ino: sides[k].ino(d),
             index: d,
@@ -498,10 +498,10 @@ export function sourceSide(
   return {
     root,
     path,
-    dev: (i) => p.dev[i],
+    dev: (i) => p.devOf(i),
     ino: (i) => p.ino[i],
     open: (parent, i, parentPath) =>
-      openPlanned(p, i, parent, under(parentPath, p.names[i]), o),
+      openPlanned(p, i, parent, under(parentPath, p.name(i)), o),
   };
 }
 
@@ -520,10 +520,10 @@ export function copySide(
     dev: () => dev,
     ino: (i) => p.copyIno[i],
     open: (parent, i, parentPath) => {
-      const where = under(parentPath, p.names[i]);
+      const where = under(parentPath, p.name(i));
       let d: Dir;
       try {
-        d = sys.openDirAt(parent, p.names[i]);
+        d = sys.openDirAt(parent, p.name(i));
       } catch (e) {
         throw copyChanged(op, where, e, published);
       }
@@ -577,8 +577,8 @@ function sameNames(
 ): { extra?: string; missing: boolean } {
   const skipped = p.skipped.get(d);
   const want = new Set<string>();
-  const f = p.first[d];
-  for (let k = 0; k < p.count[d]; k++) want.add(p.names[f + k]);
+  const f = p.firstOf(d);
+  for (let k = 0; k < p.countOf(d); k++) want.add(p.name(f + k));
   let seen = 0;
   for (const n of listed) {
     if (want.has(n)) seen++;
@@ -624,13 +624,13 @@ export function* recheckSource(
           "lost entries while it was copied",
         );
       }
-      const f = p.first[d];
-      for (let k = 0; k < p.count[d]; k++) {
+      const f = p.firstOf(d);
+      for (let k = 0; k < p.countOf(d); k++) {
         const i = f + k;
-        const entryPath = under(dirPath, p.names[i]);
+        const entryPath = under(dirPath, p.name(i));
         let st: Stat;
         try {
-          st = sys.statAt(dir, p.names[i], o.dereference);
+          st = sys.statAt(dir, p.name(i), o.dereference);
         } catch (e) {
           throw vanished(e, o.op, entryPath);
         }
@@ -687,23 +687,23 @@ export function* verifyCopy(
     // looked at with statAt.
     const inos = new Map<string, DirEntry>();
     for (const e of listed) if (e.ino !== undefined) inos.set(e.name, e);
-    const f = p.first[d];
-    for (let k = 0; k < p.count[d]; k++) {
+    const f = p.firstOf(d);
+    for (let k = 0; k < p.countOf(d); k++) {
       const i = f + k;
-      const e = inos.get(p.names[i]);
+      const e = inos.get(p.name(i));
       if (
         e !== undefined && e.ino === p.copyIno[i] && e.kind !== null &&
         KINDS_BY_NAME[e.kind] === p.kind[i]
       ) continue;
       let st: Stat;
       try {
-        st = sys.statAt(dir, p.names[i], false);
+        st = sys.statAt(dir, p.name(i), false);
       } catch (e) {
-        throw copyChanged(op, under(dirPath, p.names[i]), e, published);
+        throw copyChanged(op, under(dirPath, p.name(i)), e, published);
       }
       const kind = planKind(st);
       if (st.ino !== p.copyIno[i] || kind !== p.kind[i]) {
-        throw copyChanged(op, under(dirPath, p.names[i]), undefined, published);
+        throw copyChanged(op, under(dirPath, p.name(i)), undefined, published);
       }
     }
   });
