@@ -47,7 +47,9 @@ the link's directory) and need not exist. The link is made under a temp
 name and published in one step; with -f an existing file or link is
 replaced by that step, so readers never find LINK missing (switching a
 'current' link between releases). A directory is never replaced. safefs
-only makes symbolic links: -s is accepted out of habit.
+only makes symbolic links: -s is accepted out of habit. Without
+--allow-ffi, Deno makes symlinks only with unscoped --allow-read and
+--allow-write; with it, the scoped flags suffice.
 
 Options:
   -s, --symbolic           accepted: links are always symbolic
