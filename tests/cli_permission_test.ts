@@ -313,3 +313,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a batch found to escape the grant through a symlink moves nothing at all, on either backend", async () => {
+  for (const ffi of [false, true]) {
+    const a = diskDir(), b = diskDir(), c = diskDir();
+    try {
+      Deno.writeTextFileSync(join(a, "y"), "y");
+      Deno.writeTextFileSync(join(c, "x"), "x");
+      Deno.symlinkSync(c, join(a, "link"));
+      const before = [snapshot(a), snapshot(b), snapshot(c)];
+      // Lexically everything is under a or b; the library resolves a/link.
+      const r = await cli(
+        ["mv", join(a, "y"), join(a, "link/x"), b],
+        { perms: scopedFlags(ffi, [a, b], [a, b]) },
+      );
+      const what = `ffi ${ffi}: ${r.stderr}`;
+      assertEquals(r.code, 1, what);
+      assertEquals(lines(r.stderr).length, 1, what);
+      match(r.stderr, /symlink escape.*; nothing was done$/m, what);
+      deepStrictEqual([snapshot(a), snapshot(b), snapshot(c)], before, what);
+    } finally {
+      cleanup(a, b, c);
+    }
+  }
+});

@@ -295,13 +295,14 @@ async function runBatch(
   } catch (e) {
     view?.finish(false);
     if (e instanceof PermissionError && !ran) {
+      for (const m of step.members) passiveReport(ctx, m);
       report.refuse(e);
       return false;
     }
     // Nothing could be tried (the directory went away), or the final fsync
     // failed: the error is every source's.
     for (const m of step.members) {
-      passiveReport(ctx, m) || report.failed(m.item.base, e);
+      if (!passiveReport(ctx, m)) report.failed(m.item.base, e);
     }
     return true;
   }
