@@ -247,6 +247,11 @@ export function parseDirents(
         `'${dir}' is not valid UTF-8`;
       throw e;
     }
-    out.push({ name, kind: dtKind(b[start - 1]) });
+    const at = off - reclen;
+    // d_ino, low 53 bits (as Stat.ino): little-endian u64 at the record start.
+    const ino = (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16)) +
+      (b[at + 3] * 0x1000000) +
+      (b[at + 4] | (b[at + 5] << 8) | ((b[at + 6] & 0x1f) << 16)) * 2 ** 32;
+    out.push({ name, kind: dtKind(b[start - 1]), ino });
   }
 }

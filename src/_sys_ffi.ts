@@ -150,6 +150,11 @@ class FfiFile extends Fd implements File {
    * of its own): data comes with sendfile(2) from now on.
    */
   viaSendfile = false;
+  /**
+   * The stat taken right after a read-only open (to refuse a directory):
+   * the first fstat returns it instead of asking again.
+   */
+  opened: Stat | null = null;
 }
 
 /** copy_file_range's refusals that sendfile(2) copes with. */
@@ -409,18 +414,23 @@ class FfiBackend implements Backend {
     if (flags.create) fl |= O.CREAT | O.EXCL;
     const mode = flags.mode ?? 0o666;
     const fd = this.#call("openat", () => this.#s.openat(dfd, c, fl, mode));
+    let opened: Stat | null = null;
     if (!flags.write) {
-      // A directory opens read-only without complaint: refuse it here.
+      // A directory opens read-only without complaint: refuse it here. The
+      // whole stat is asked for at once: the caller's fstat is served from it.
       const r = this.#try(() =>
-        this.#statxInto(fd, this.#empty, AT.EMPTY_PATH, STATX_TYPE)
+        this.#statxInto(fd, this.#empty, AT.EMPTY_PATH, STATX_BASIC_STATS)
       );
       if (r === -1 || (this.#st.mode() & 0o170000) === 0o040000) {
         const e = new ErrnoError(r === -1 ? this.#errno : E.EISDIR, "openat");
         this.#s.close(fd);
         throw e;
       }
+      opened = this.#st.stat();
     }
-    return new FfiFile(p, fd);
+    const f = new FfiFile(p, fd);
+    f.opened = opened;
+    return f;
   }
 
   // ---- stat --------------------------------------------------------------
@@ -466,7 +476,13 @@ class FfiBackend implements Backend {
   }
 
   fstat(h: Handle): Stat {
-    return this.#stat(held(h).fd, this.#empty, AT.EMPTY_PATH);
+    const fd = held(h);
+    if (fd instanceof FfiFile && fd.opened !== null) {
+      const st = fd.opened;
+      fd.opened = null;
+      return st;
+    }
+    return this.#stat(fd.fd, this.#empty, AT.EMPTY_PATH);
   }
 
   statAt(dir: Dir, name: string, follow: boolean): Stat {
@@ -474,6 +490,10 @@ class FfiBackend implements Backend {
     const c = this.#a.name(name, "statx");
     if (!this.#readAll) need("read", child(dir.path, name));
     return this.#stat(dfd, c, follow ? 0 : AT.SYMLINK_NOFOLLOW);
+  }
+
+  attrsAt(_dir: Dir, _name: string, st: Stat): number {
+    return st.attrs;
   }
 
   tryStatAt(dir: Dir, name: string, follow: boolean): Stat | null {
@@ -1034,6 +1054,32 @@ class FfiBackend implements Backend {
   /** The effective user ID (geteuid(2): no Deno permission involved). */
   euid(): number {
     return this.#s.geteuid();
+  }
+
+  #umask: number | null | undefined;
+
+  umask(): number | null {
+    if (this.#umask !== undefined) return this.#umask;
+    // umask(2) can only be read by setting it (racy with other threads):
+    // /proc/self/status says it without changing it (Linux 4.7+).
+    this.#umask = null;
+    const s = this.#s;
+    const fd = Number(
+      s.openat(AT.FDCWD, this.#a.set("/proc/self/status", "openat"), 0, 0),
+    );
+    if (fd < 0) return null;
+    try {
+      const buf = new Uint8Array(4096);
+      const n = Number(s.pread(fd, buf, BigInt(buf.length), 0n));
+      if (n <= 0) return null;
+      const m = /\nUmask:\s*([0-7]+)/.exec(
+        new TextDecoder().decode(buf.subarray(0, n)),
+      );
+      if (m !== null) this.#umask = parseInt(m[1], 8);
+    } finally {
+      s.close(fd);
+    }
+    return this.#umask;
   }
 
   realPath(path: string): string {

@@ -22,6 +22,7 @@
  * @module
  */
 import * as nodeFs from "node:fs";
+import nodeProcess from "node:process";
 import type {
   Backend,
   Dir,
@@ -235,6 +236,9 @@ export function createPathBackend(): Backend {
       const p = join((dir as PathDir).path, name);
       return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
     },
+    // chattr flags cannot be read without FFI, and every probe for them
+    // changes something (a write open copies an overlayfs file up).
+    attrsAt: () => 0,
     tryStatAt: (dir, name, follow) => {
       const p = join((dir as PathDir).path, name);
       try {
@@ -369,19 +373,21 @@ export function createPathBackend(): Backend {
     },
     accessDir: (dir, mode) => {
       const d = check(dir);
-      // Deno's access() reads the mode bits: it knows nothing of read-only
-      // mounts, ACLs or attributes. Writing is probed for real instead: a
-      // temp-named file (sweep() recognises it) made and removed.
       if ((mode & 2) !== 0) {
-        const probe = join(
-          d.path,
-          `.access-probe.${crypto.randomUUID()}.safefs-tmp`,
-        );
-        Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 })
-          .close();
-        Deno.removeSync(probe);
+        // A read-only mount: the rename of a name that does not exist is
+        // refused with EROFS before the name is even looked up (ENOENT
+        // otherwise). Nothing is created, so nothing changes, not even an
+        // overlayfs copy-up (a probe that made a file would copy the
+        // directory up, and change its identity).
+        const probe = join(d.path, `.${crypto.randomUUID()}.safefs-tmp`);
+        try {
+          Deno.renameSync(probe, probe + "2");
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
       }
-      if ((mode & ~2) !== 0) nodeFs.accessSync(d.path, mode & ~2);
+      // Deno's access() reads the mode bits (not ACLs or chattr flags).
+      nodeFs.accessSync(d.path, mode);
     },
     chown: (h, uid, gid) => {
       Deno.chownSync(
@@ -461,6 +467,19 @@ export function createPathBackend(): Backend {
     },
     fsInfo: (): FsInfo | null => null,
     realPath: (path) => Deno.realPathSync(path),
+    umask: () => {
+      try {
+        if (
+          Deno.permissions.querySync(
+            { name: "sys", kind: "umask" } as Deno.PermissionDescriptor,
+          ).state !==
+            "granted"
+        ) return null;
+        return nodeProcess.umask();
+      } catch {
+        return null;
+      }
+    },
     euid: () => {
       try {
         if (

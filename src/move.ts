@@ -15,7 +15,12 @@ import {
   openParent,
   statOrNull,
 } from "./_dest.ts";
-import { isOccupied, publish, type PublishMethod } from "./_publish.ts";
+import {
+  dropExchanged,
+  isOccupied,
+  publish,
+  type PublishMethod,
+} from "./_publish.ts";
 import { deleteEntry, type Guard, leftoverError } from "./_delete.ts";
 import { afterPublish, transfer } from "./_copy/transfer.ts";
 import {
@@ -255,18 +260,18 @@ function* renameInPlace(
       batch.add(a.srcDir);
       return pub.method;
     }
-    if (durable) yield* fsync(a.destDir);
     if (pub.exchanged) {
-      // The replaced directory now has the source's name: remove it.
-      const old = statOrNull(a.srcDir, a.src.name);
-      if (old !== null) {
-        yield* deleteEntry(a.srcDir, a.src.name, old, {
-          op: "move",
-          oneFileSystem: true,
-        });
-      }
+      // The replaced directory now has the source's name: made durable in
+      // both directories, then renamed to a temp name and removed.
+      if (durable && twoDirs) yield* fsync(a.destDir);
+      yield* dropExchanged(a.srcDir, a.src.name, "move", durable, false);
+      return pub.method;
     }
-    if (durable && (twoDirs || pub.exchanged)) yield* fsync(a.srcDir);
+    // With the link method, the destination's directory was fsynced
+    // between the link and the unlink already: only the unlink is left to
+    // make durable, in the source's directory.
+    if (durable && pub.method !== "link") yield* fsync(a.destDir);
+    if (durable && (twoDirs || pub.method === "link")) yield* fsync(a.srcDir);
   } catch (e) {
     throw afterPublish(e, a.dest.abs, a.src.abs);
   }
@@ -305,7 +310,7 @@ function* moveAcross(
   // with nothing copied, when it knowably will not be.
   const srcSt = sys.fstat(a.srcDir);
   canRemoveFrom(a.srcDir, a.src.parent, srcSt.uid, srcSt.mode, op);
-  canUnlink(st, s, srcSt.uid, srcSt.mode, op);
+  canUnlink(a.srcDir, a.src.name, st, s, srcSt.uid, srcSt.mode, op);
   const o: EngineOptions = {
     op,
     durable,
@@ -359,6 +364,7 @@ function* moveAcross(
           d,
           op,
           undefined,
+          d,
         );
       }
       options.onProgress?.({

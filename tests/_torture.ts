@@ -16,6 +16,7 @@
 //   harness removes the temps itself) removes every temp and nothing else.
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { isTempName } from "../src/_temp.ts";
 import { P } from "./_primitives.ts";
 import { rng } from "./_reliability.ts";
@@ -329,7 +330,7 @@ async function lane(
           "-A",
           "--no-prompt",
           "--quiet",
-          new URL("./_torture_child.ts", import.meta.url).pathname,
+          fileURLToPath(new URL("./_torture_child.ts", import.meta.url)),
           cfgPath,
         ],
         stdin: "null",

@@ -13,6 +13,8 @@ import {
   DENO,
   diskDir,
   HAS_SHM,
+  ROOT,
+  shellQuote,
   shmDir,
   snapshot,
   temps,
@@ -21,7 +23,9 @@ import {
 import { VERSION } from "../src/_version.ts";
 import { cliLine, HAS_SCRIPT } from "./_cli.ts";
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = join(ROOT, "src/cli.ts");
+const CLI_URL = new URL("../src/cli.ts", import.meta.url).href;
+const HELPERS_URL = new URL("./_helpers.ts", import.meta.url).href;
 const dec = new TextDecoder();
 
 interface Run {
@@ -375,11 +379,31 @@ Deno.test("safefs sweep removes safefs temps older than --older-than (by ctime),
 Deno.test("safefs draws a progress bar on a terminal and ends with a 100% line", async () => {
   const d = diskDir();
   try {
-    writeBytes(join(d, "big"), 256 * 1024 * 1024);
+    writeBytes(join(d, "big"), 64 * 1024 * 1024);
+    // The bar appears once an operation has run 300 ms and is redrawn every
+    // 100 ms: the CLI runs under a clock that moves 150 ms per reading, so
+    // every progress report draws, however fast this machine copies.
+    const wrapper = join(d, "slow-clock.ts");
+    Deno.writeTextFileSync(
+      wrapper,
+      `import { main } from ${JSON.stringify(CLI_URL)};
+const real = performance.now.bind(performance);
+let skew = 0;
+Object.defineProperty(performance, "now", { value: () => real() + (skew += 150) });
+Deno.exit(await main(Deno.args));`,
+    );
     // script(1) gives the CLI a pseudo-terminal as stderr.
-    const cmd = `${DENO} run -A --quiet ${CLI} cp ${join(d, "big")} ${
-      join(d, "copy")
-    }`;
+    const cmd = [
+      DENO,
+      "run",
+      "-A",
+      "--quiet",
+      wrapper,
+      "cp",
+      join(d, "big"),
+      join(d, "copy"),
+    ]
+      .map(shellQuote).join(" ");
     const out = await new Deno.Command("script", {
       args: ["-qfec", cmd, "/dev/null"],
       stdin: "null",
@@ -397,39 +421,113 @@ Deno.test("safefs draws a progress bar on a terminal and ends with a 100% line",
   }
 });
 
+/** Waits for `child` to print `line` on stdout (or to exit: then fails). */
+async function expectLine(
+  child: Deno.ChildProcess,
+  line: string,
+): Promise<void> {
+  const reader = child.stdout.getReader();
+  let text = "";
+  try {
+    while (!text.split("\n").includes(line)) {
+      const { value, done } = await reader.read();
+      assert(!done, `the CLI ended before saying '${line}': ${text}`);
+      text += dec.decode(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 Deno.test("safefs interrupted by SIGINT mid-copy exits 130, leaves no temp, the source intact", async () => {
   const d = diskDir();
   try {
     writeBytes(join(d, "big"), 1024 * 1024 * 1024, 5);
     const size = Deno.statSync(join(d, "big")).size;
+    // The CLI pauses at its first filesystem call after the copy's temp
+    // appeared in d (it says so, then blocks reading stdin): the SIGINT is
+    // sent while it is mid-copy, then it is let go. The order of events is
+    // fixed; nothing depends on how fast the copy runs.
+    const wrapper = join(
+      Deno.makeTempDirSync({ prefix: "safefs-test-" }),
+      "paused.ts",
+    );
+    Deno.writeTextFileSync(
+      wrapper,
+      `import { main } from ${JSON.stringify(CLI_URL)};
+import { onEverySysCall } from ${JSON.stringify(HELPERS_URL)};
+const dir = Deno.args[0];
+let paused = false;
+Deno.exit(await onEverySysCall(() => {
+  if (paused || !Array.from(Deno.readDirSync(dir)).some((e) => e.name !== "big")) return;
+  paused = true;
+  console.log("paused");
+  Deno.stdin.readSync(new Uint8Array(1));
+}, () => main(Deno.args.slice(1))));`,
+    );
     const child = new Deno.Command(DENO, {
       args: [
         "run",
         "-A",
         "--quiet",
-        CLI,
+        wrapper,
+        d,
         "cp",
         "--verify=sha256",
         join(d, "big"),
         join(d, "copy"),
       ],
-      stdin: "null",
+      stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    // Wait until the copy has started writing its temp, then interrupt.
-    const deadline = Date.now() + 20_000;
-    while (temps(d).length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
+    try {
+      await expectLine(child, "paused");
+      assert(temps(d).length > 0, "the copy's temp is there");
+      child.kill("SIGINT");
+      const w = child.stdin.getWriter();
+      await w.write(new Uint8Array(1));
+      await w.close();
+      const out = await child.output();
+      assertEquals(out.code, 130, dec.decode(out.stderr));
+      match(dec.decode(out.stderr), /interrupted/);
+    } finally {
+      cleanup(join(wrapper, ".."));
     }
-    assert(temps(d).length > 0, "the copy started");
-    child.kill("SIGINT");
-    const out = await child.output();
-    assertEquals(out.code, 130, dec.decode(out.stderr));
-    match(dec.decode(out.stderr), /interrupted/);
     deepStrictEqual(temps(d), []);
     assertEquals(snapshot(join(d, "copy")), null);
     assertEquals(Deno.statSync(join(d, "big")).size, size);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs write interrupted by SIGINT while standard input is still open exits 130, leaves no temp and the old file", async () => {
+  const d = diskDir();
+  try {
+    Deno.writeTextFileSync(join(d, "out"), "old");
+    const child = new Deno.Command(DENO, {
+      args: ["run", "-A", "--quiet", CLI, "write", join(d, "out")],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Data arrives, then nothing: the write cannot end before stdin closes.
+    const w = child.stdin.getWriter();
+    await w.write(new Uint8Array(1024 * 1024).fill(7));
+    let exited = false;
+    child.status.then(() => (exited = true));
+    while (temps(d).length === 0 && !exited) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert(!exited, "the CLI ended while standard input was open");
+    child.kill("SIGINT");
+    const out = await child.output();
+    await w.close().catch(() => {});
+    assertEquals(out.code, 130, dec.decode(out.stderr));
+    match(dec.decode(out.stderr), /interrupted/);
+    deepStrictEqual(temps(d), []);
+    assertEquals(Deno.readTextFileSync(join(d, "out")), "old");
   } finally {
     cleanup(d);
   }
@@ -443,7 +541,7 @@ Deno.test({
     try {
       const out = await new Deno.Command(DENO, {
         args: ["task", "compile", "--output", join(d, "safefs")],
-        cwd: new URL("..", import.meta.url).pathname,
+        cwd: ROOT,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",

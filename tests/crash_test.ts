@@ -75,31 +75,40 @@ function explain(vs: Violation[]): string {
   ).join("\n");
 }
 
+/** The durable scenarios (cross-filesystem ones included: see `cannot`). */
 const durableOnes = (): Scenario[] =>
   scenarios().filter((s) =>
-    s.durable && s.expectCode === undefined && s.kind !== "remove" &&
-    (!s.crossFs || HAS_SHM)
+    s.durable && s.expectCode === undefined && s.kind !== "remove"
   );
+
+/** Why a scenario cannot run on this machine, if so. */
+const cannot = (s: Scenario): string | undefined =>
+  s.crossFs && !HAS_SHM ? "/dev/shm is not a separate filesystem" : undefined;
 
 Deno.test("no crash at any point of a durable operation loses the data or shows a partial destination, and a returned call is final", async (t) => {
   const rows: string[][] = [];
   let total = 0;
   for (const sc of durableOnes()) {
-    await t.step(sc.name, async () => {
-      const tr = await trace(sc);
-      try {
-        const r = checkCrashStates(tr.seed, tr.calls, tr.spec);
-        assert.equal(r.crashPoints, tr.calls.length + 1);
-        assert.deepEqual(
-          r.violations,
-          [],
-          `${sc.name}:\n${explain(r.violations)}`,
-        );
-        total += r.states;
-        rows.push(row(sc.name, r));
-      } finally {
-        cleanup(...tr.dirs);
-      }
+    const why = cannot(sc);
+    await t.step({
+      name: why ? `${sc.name} (SKIPPED: ${why})` : sc.name,
+      ignore: why !== undefined,
+      fn: async () => {
+        const tr = await trace(sc);
+        try {
+          const r = checkCrashStates(tr.seed, tr.calls, tr.spec);
+          assert.equal(r.crashPoints, tr.calls.length + 1);
+          assert.deepEqual(
+            r.violations,
+            [],
+            `${sc.name}:\n${explain(r.violations)}`,
+          );
+          total += r.states;
+          rows.push(row(sc.name, r));
+        } finally {
+          cleanup(...tr.dirs);
+        }
+      },
     });
   }
   printTable(
@@ -306,6 +315,11 @@ Deno.test({
       } finally {
         cleanup(...w.dirs);
       }
+    } else {
+      console.warn(
+        "SKIPPED: crash model of a broken writeFile: src/write_file.ts not there yet",
+      );
+      rows.push(["writeFile variants", "-", "SKIPPED: no writeFile() yet"]);
     }
     printTable(
       "Crash model on deliberately broken traces (must report violations)",

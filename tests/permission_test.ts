@@ -7,6 +7,8 @@ import assert, {
 } from "node:assert/strict";
 import { join } from "node:path";
 import {
+  BACKEND,
+  backendFlags,
   CAN_MOUNT,
   cleanup,
   diskDir,
@@ -21,7 +23,8 @@ import {
 } from "./_helpers.ts";
 
 /** A script that runs one move and prints the outcome as JSON. */
-const MOVE = `import { move } from ${JSON.stringify(MOD_URL)};
+const MOVE = `import { backendInfo, move } from ${JSON.stringify(MOD_URL)};
+console.log(backendInfo().name);
 try {
   await move(Deno.args[0], Deno.args[1], JSON.parse(Deno.args[2] ?? "{}"));
   console.log(JSON.stringify({ ok: true }));
@@ -34,9 +37,15 @@ async function moveIn(
   src: string,
   dest: string,
 ): Promise<Record<string, unknown>> {
-  const r = await runDeno(flags, MOVE, [src, dest]);
+  const r = await runDeno([...flags, ...backendFlags()], MOVE, [src, dest]);
   assertEquals(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  const [backend, outcome] = r.stdout.trim().split("\n");
+  assertEquals(
+    backend,
+    BACKEND,
+    "the subprocess ran on the backend under test",
+  );
+  return JSON.parse(outcome);
 }
 
 Deno.test("move() without write permission for the destination names the flag and changes nothing", async () => {

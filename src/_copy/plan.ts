@@ -148,9 +148,14 @@ export class Plan {
       this.kind[i] === planKind(st);
   }
 
-  /** Same content as far as stat can tell: size, mtime and ctime. */
+  /**
+   * Same content as far as stat can tell: size, mtime, ctime, and link count
+   * (a file renamed over, or unlinked, drops to fewer links: on the path
+   * backend, whose ctime has whole seconds only, that is what shows it).
+   */
   sameContent(i: number, st: Stat): boolean {
-    return this.size[i] === st.size && this.mtS[i] === st.mtimeSec &&
+    return this.size[i] === st.size && this.nlink[i] === st.nlink &&
+      this.mtS[i] === st.mtimeSec &&
       this.mtN[i] === st.mtimeNsec && this.ctS[i] === st.ctimeSec &&
       this.ctN[i] === st.ctimeNsec;
   }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Dir, type Stat, sys } from "../_sys.ts";
+import { type Dir, type DirEntry, type Stat, sys } from "../_sys.ts";
 import { Chain, type Frame } from "../_chain.ts";
 import { awaited, type Gen, PACE } from "../_run.ts";
 import { checkFollowedLink } from "../_perm.ts";
@@ -253,7 +253,7 @@ export function* planTree(
           }
         }
         if (o.removable) {
-          canUnlink(st, path, p.uid[d], p.mode[d], o.op);
+          canUnlink(chain.dir, name, st, path, p.uid[d], p.mode[d], o.op);
         }
         const i = p.add(d, name, st);
         p.count[d]++;
@@ -317,7 +317,12 @@ export function canRemoveFrom(
     if (e.code === "EROFS") {
       throw cannotRemove(op, path, "it is on a read-only filesystem", "EROFS");
     }
-    if (e.code !== "EACCES" && e.code !== "EPERM") throw e;
+    if (e.code === "EPERM") {
+      // Not the mode bits (which a chmod of ours could fix): an attribute
+      // (chattr +i/+a), a security module, a filesystem that refuses.
+      throw cannotRemove(op, path, "writing in it is not permitted", "EPERM");
+    }
+    if (e.code !== "EACCES") throw e;
     // A directory of our own gets owner rwx when it is emptied. Where the
     // effective user is unknown (the path backend without --allow-sys), a
     // directory nobody may write is refused; others are given the benefit
@@ -346,13 +351,15 @@ export function canRemoveFrom(
  * in a sticky directory neither it nor the directory being ours.
  */
 export function canUnlink(
+  dir: Dir,
+  name: string,
   st: Stat,
   path: string,
   dirUid: number,
   dirMode: number,
   op: string,
 ): void {
-  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
+  if ((sys.attrsAt(dir, name, st) & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
     throw cannotRemove(
       op,
       path,
@@ -505,6 +512,7 @@ export function copySide(
   dev: number,
   path: string,
   op: string,
+  published?: string,
 ): Side {
   return {
     root,
@@ -517,24 +525,44 @@ export function copySide(
       try {
         d = sys.openDirAt(parent, p.names[i]);
       } catch (e) {
-        throw copyChanged(op, where, e);
+        throw copyChanged(op, where, e, published);
       }
       const st = sys.fstat(d);
       if (st.ino !== p.copyIno[i]) {
         sys.close(d);
-        throw copyChanged(op, where);
+        throw copyChanged(op, where, undefined, published);
       }
       return d;
     },
   };
 }
 
-/** The error for a copy that lost or changed entries before it was published. */
+/**
+ * The error for a copy that lost or changed entries: before it was published
+ * (nothing was), or after (`published`: where; a move then keeps its
+ * source). A failure that is not "gone or replaced" (EIO, EACCES, ...) is
+ * returned as it is, with its own errno.
+ */
 export function copyChanged(
   op: string,
   path: string,
   cause?: unknown,
-): SafeFsError {
+  published?: string,
+): unknown {
+  if (
+    cause instanceof SafeFsError &&
+    !["ENOENT", "ENOTDIR", "ELOOP", "ESTALE"].includes(cause.code)
+  ) {
+    return cause;
+  }
+  if (published !== undefined) {
+    return new SafeFsError(
+      `Cannot ${op}: '${path}' of the copy published at '${published}' was ` +
+        `removed or replaced by another process before the source was removed; ` +
+        `the source was kept`,
+      { code: "ETMPCHANGED", op, path, cause, published },
+    );
+  }
   return new SafeFsError(
     `Cannot ${op}: '${path}' of the copy being built was removed or replaced ` +
       `by another process; nothing was published`,
@@ -634,34 +662,57 @@ export function* verifyCopy(
   path: string,
   op: string,
   signal: AbortSignal | undefined,
+  published?: string,
 ): Gen<void> {
-  const side = copySide(p, root, dev, path, op);
+  const side = copySide(p, root, dev, path, op, published);
   yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]): Gen<void> {
     yield PACE;
     checkAbort(signal, op, dirPath);
-    const names = sys.list(dir).map((e) => e.name);
+    const listed = sys.list(dir);
+    const names = listed.map((e) => e.name);
     const cmp = sameNames(p, d, names);
     // Nothing is left out of a copy: a skipped name there is an intruder.
     const skipped = p.skipped.get(d);
     const intruder = names.find((n) => skipped?.has(n));
     if (cmp.extra !== undefined || intruder !== undefined || cmp.missing) {
-      throw copyChanged(op, under(dirPath, cmp.extra ?? intruder ?? ""));
+      throw copyChanged(
+        op,
+        under(dirPath, cmp.extra ?? intruder ?? ""),
+        undefined,
+        published,
+      );
     }
+    // The listing's own inode numbers (d_ino) settle most entries without
+    // a stat each; a mismatch (overlayfs may number them differently) is
+    // looked at with statAt.
+    const inos = new Map<string, DirEntry>();
+    for (const e of listed) if (e.ino !== undefined) inos.set(e.name, e);
     const f = p.first[d];
     for (let k = 0; k < p.count[d]; k++) {
       const i = f + k;
+      const e = inos.get(p.names[i]);
+      if (
+        e !== undefined && e.ino === p.copyIno[i] && e.kind !== null &&
+        KINDS_BY_NAME[e.kind] === p.kind[i]
+      ) continue;
       let st: Stat;
       try {
         st = sys.statAt(dir, p.names[i], false);
       } catch (e) {
-        throw copyChanged(op, under(dirPath, p.names[i]), e);
+        throw copyChanged(op, under(dirPath, p.names[i]), e, published);
       }
       const kind = planKind(st);
       if (st.ino !== p.copyIno[i] || kind !== p.kind[i]) {
-        throw copyChanged(op, under(dirPath, p.names[i]));
+        throw copyChanged(op, under(dirPath, p.names[i]), undefined, published);
       }
     }
   });
 }
+
+const KINDS_BY_NAME: Record<string, number> = {
+  file: K_FILE,
+  dir: K_DIR,
+  symlink: K_LINK,
+};
 
 export { K_DIR, K_FILE, K_LINK };
