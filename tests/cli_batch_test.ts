@@ -11,8 +11,14 @@ import assert, {
   match,
 } from "node:assert/strict";
 import { join } from "node:path";
-import { setSysHook } from "../src/_sys.ts";
-import { cleanup, diskDir, HAS_SHM, shmDir, snapshot } from "./_helpers.ts";
+import {
+  cleanup,
+  diskDir,
+  HAS_SHM,
+  onEverySysCall,
+  shmDir,
+  snapshot,
+} from "./_helpers.ts";
 import { inProcess, lines } from "./_cli.ts";
 
 /** What a run did through the seam. */
@@ -34,19 +40,14 @@ async function counted(
     syncfs: 0,
     publishes: 0,
   };
-  const restore = setSysHook((c) => {
+  const r = await onEverySysCall((c) => {
     if (c.op === "fsync") {
       if (c.how === "dir") counts.dirFsyncs++;
       else counts.fileFsyncs++;
     } else if (c.op === "syncfs") counts.syncfs++;
     else if (c.op === "renameAt" || c.op === "linkAt") counts.publishes++;
-  });
-  try {
-    const r = await inProcess(args);
-    return { code: r.code, stderr: r.stderr, counts };
-  } finally {
-    restore();
-  }
+  }, () => inProcess(args));
+  return { code: r.code, stderr: r.stderr, counts };
 }
 
 /** n files in d/src, and an empty d/dst; returns their paths. */

@@ -9,7 +9,13 @@ import assert, {
   match,
 } from "node:assert/strict";
 import { join } from "node:path";
-import { cleanup, DENO, diskDir, snapshot, temps } from "./_helpers.ts";
+import {
+  cleanup,
+  diskDir,
+  onEverySysCall,
+  snapshot,
+  temps,
+} from "./_helpers.ts";
 import { cli, HAS_GNU, inProcess, lines, tool } from "./_cli.ts";
 
 Deno.test("safefs ln makes a symlink, keeps an existing LINK without -f (exit 1), and -f replaces it", async () => {
@@ -84,42 +90,27 @@ Deno.test("safefs ln -f replaces a link in one step: a reader never finds it mis
   try {
     const link = join(d, "current");
     Deno.symlinkSync("a", link);
-    // The reader: another process reading the link as fast as it can,
-    // counting reads and misses, until told to stop.
-    const reader = new Deno.Command(DENO, {
-      args: [
-        "eval",
-        `const l = ${JSON.stringify(link)}; let reads = 0, missing = 0;
-         const stop = ${JSON.stringify(join(d, "stop"))};
-         console.log("ready");
-         for (;;) {
-           try { Deno.readLinkSync(l); } catch { missing++; }
-           reads++;
-           if (reads % 64 === 0) { try { Deno.statSync(stop); break; } catch {} }
-         }
-         console.log(JSON.stringify({ reads, missing }));`,
-      ],
-      stdout: "piped",
-    }).spawn();
-    const out = reader.stdout.getReader();
-    const first = new TextDecoder().decode((await out.read()).value);
-    assert(first.startsWith("ready"), first);
-    for (let k = 0; k < 40; k++) {
-      const r = await inProcess(["ln", "-sf", k % 2 ? "a" : "b", link]);
+    // The reader looks before every seam call of every replacement: it sees
+    // every state a concurrent reader could see.
+    let reads = 0;
+    const seen = new Set<string>();
+    const missing: string[] = [];
+    for (let k = 0; k < 4; k++) {
+      const target = k % 2 ? "a" : "b";
+      const r = await onEverySysCall((c) => {
+        reads++;
+        try {
+          seen.add(Deno.readLinkSync(link));
+        } catch {
+          missing.push(`${c.op} ${c.path ?? ""}`);
+        }
+      }, () => inProcess(["ln", "-sfn", target, link]));
       assertEquals(r.code, 0, r.stderr);
+      assertEquals(Deno.readLinkSync(link), target);
     }
-    Deno.writeTextFileSync(join(d, "stop"), "");
-    let text = first.replace(/^ready\n/, "");
-    for (;;) {
-      const c = await out.read();
-      if (c.done) break;
-      text += new TextDecoder().decode(c.value);
-    }
-    await reader.status;
-    const { reads, missing } = JSON.parse(text);
     assert(reads > 0, "the reader read");
-    assertEquals(missing, 0, `${missing} of ${reads} reads found no link`);
-    assertEquals(Deno.readLinkSync(link), "a");
+    deepStrictEqual(missing, [], `${missing.length} of ${reads} reads`);
+    deepStrictEqual([...seen].sort(), ["a", "b"]);
     deepStrictEqual(temps(d), []);
   } finally {
     cleanup(d);
