@@ -1,6 +1,6 @@
 // Copyright 2026 the safefs authors. MIT license.
 /**
- * The `safefs` command line: `mv`, `cp`, `rm`, `write`, `sweep`, a thin layer
+ * The `safefs` command line: `mv`, `cp`, `ln`, `rm`, `write`, `sweep`, a thin layer
  * over the library with the same guarantees, and GNU's habits where they do
  * not weaken them (no clobber by default).
  *
@@ -33,13 +33,14 @@ import { Reporter } from "./cli/_report.ts";
 import { HELP, USAGE } from "./cli/_help.ts";
 import { mv } from "./cli/mv.ts";
 import { cp } from "./cli/cp.ts";
+import { ln } from "./cli/ln.ts";
 import { rm } from "./cli/rm.ts";
 import { write } from "./cli/write.ts";
 import { sweep } from "./cli/sweep.ts";
 
 export type { CliIo };
 
-const COMMANDS: Record<string, Command> = { mv, cp, rm, write, sweep };
+const COMMANDS: Record<string, Command> = { mv, cp, ln, rm, write, sweep };
 
 /**
  * Runs the CLI with `args` and returns the exit status.

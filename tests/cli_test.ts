@@ -601,3 +601,192 @@ Deno.test({
 if (!HAS_SCRIPT) {
   console.warn("SKIPPED: -i on a terminal: script(1) is not installed");
 }
+
+/** True when rsync is installed (the reference for --exclude). */
+const HAS_RSYNC: boolean = (() => {
+  try {
+    return new Deno.Command("rsync", { args: ["--version"], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A tree with names --exclude patterns are tried on. */
+function excludeTree(root: string): void {
+  const files = [
+    "top.log",
+    "keep.txt",
+    "7up",
+    "Up",
+    "ab",
+    "a/b",
+    "a/x/b",
+    "a/x/c.log",
+    "build/o.o",
+    "build/keep.c",
+    "src/build/o.o",
+    "src/build/sub/o.o",
+    "src/main.c",
+    "node_modules/m/index.js",
+    "deep/node_modules/n/index.js",
+    "f.txt",
+    "[odd]",
+  ];
+  for (const f of files) {
+    Deno.mkdirSync(join(root, f, ".."), { recursive: true });
+    Deno.writeTextFileSync(join(root, f), f);
+  }
+  Deno.mkdirSync(join(root, "empty/build"), { recursive: true });
+}
+
+const EXCLUDES: string[][] = [
+  ["*.log"],
+  ["build/"],
+  ["/build"],
+  ["build/*.o"],
+  ["/build/*.o"],
+  ["a/**/b"],
+  ["**/b"],
+  ["**.log"],
+  ["/a/*"],
+  ["node_modules/***"],
+  ["[[:digit:]]*"],
+  ["[!a-z]*"],
+  ["f.txt/"],
+  ["\\[odd]"],
+  ["*.log", "node_modules/", "/src/build/*"],
+];
+
+Deno.test({
+  name:
+    "safefs cp --exclude leaves out what rsync --exclude leaves out, alone or in a batch",
+  ignore: !HAS_RSYNC,
+  fn: async () => {
+    const d = diskDir();
+    try {
+      const src = join(d, "src");
+      excludeTree(src);
+      Deno.writeTextFileSync(join(d, "other.log"), "an operand");
+      for (const [k, patterns] of EXCLUDES.entries()) {
+        const flags = patterns.map((p) => `--exclude=${p}`);
+        const ref = join(d, `rsync${k}`);
+        const rs = await new Deno.Command("rsync", {
+          args: ["-a", ...flags, `${src}/`, `${ref}/`],
+        }).output();
+        assertEquals(rs.code, 0, `rsync ${flags}`);
+        // One source (copy with a filter), and several into a directory
+        // (one copyInto batch; operands are always copied).
+        const one = join(d, `one${k}`);
+        const r1 = await cli("all", ["cp", ...flags, src, one]);
+        assertEquals(r1.code, 0, r1.stderr);
+        deepStrictEqual(snapshot(one), snapshot(ref), flags.join(" "));
+        const many = join(d, `many${k}`);
+        Deno.mkdirSync(many);
+        const r2 = await cli("all", [
+          "cp",
+          "--json",
+          ...flags,
+          src,
+          join(d, "other.log"),
+          many,
+        ]);
+        assertEquals(r2.code, 0, r2.stderr);
+        deepStrictEqual(
+          snapshot(join(many, "src")),
+          snapshot(ref),
+          flags.join(" "),
+        );
+        assertEquals(
+          Deno.readTextFileSync(join(many, "other.log")),
+          "an operand",
+        );
+        const ops = JSON.parse(r2.stdout).operations;
+        assertEquals(ops[0].entries, Object.keys(snapshot(ref)!).length);
+      }
+    } finally {
+      cleanup(d);
+    }
+  },
+});
+if (!HAS_RSYNC) {
+  console.warn(
+    "SKIPPED: --exclude compared with rsync: rsync is not installed",
+  );
+}
+
+Deno.test("safefs cp --exclude does not even read a directory it leaves out", async () => {
+  const d = diskDir();
+  try {
+    const src = join(d, "src");
+    Deno.mkdirSync(join(src, "run"), { recursive: true });
+    Deno.writeTextFileSync(join(src, "data"), "data");
+    // A FIFO fails a copy that meets it (G5): excluding its directory means
+    // the copy never looks inside.
+    const fifo = await new Deno.Command("mkfifo", {
+      args: [join(src, "run/pipe")],
+    }).output();
+    assertEquals(fifo.code, 0);
+    const met = await cli([d], ["cp", src, join(d, "met")]);
+    assertEquals(met.code, 1);
+    match(met.stderr, /\(EFTYPE\)/);
+    assertEquals(snapshot(join(d, "met")), null);
+    for (const p of ["run/", "run", "/run", "r?n/", "/*/"]) {
+      const out = join(d, `out-${p.replace(/\W/g, "_")}`);
+      const r = await cli([d], ["cp", `--exclude=${p}`, src, out]);
+      assertEquals(r.code, 0, `${p}: ${r.stderr}`);
+      assertEquals(Deno.readTextFileSync(join(out, "data")), "data");
+    }
+    const empty = await cli([d], ["cp", "--exclude=", src, join(d, "x")]);
+    assertEquals(empty.code, 2);
+    match(empty.stderr, /invalid --exclude '': empty pattern/);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs cp --exclude leaves out a FIFO or socket by name, as rsync users do (--exclude='*.sock')", async () => {
+  const d = diskDir();
+  try {
+    const src = join(d, "src");
+    Deno.mkdirSync(src);
+    Deno.writeTextFileSync(join(src, "data"), "data");
+    const fifo = await new Deno.Command("mkfifo", {
+      args: [join(src, "app.sock")],
+    }).output();
+    assertEquals(fifo.code, 0);
+    const r = await cli([d], ["cp", "--exclude=*.sock", src, join(d, "out")]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(Deno.readTextFileSync(join(d, "out/data")), "data");
+    assertEquals(snapshot(join(d, "out/app.sock")), null);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs write -p creates the missing directories; without it a missing one is ENOENT with a hint", async () => {
+  const d = diskDir();
+  try {
+    const data = new TextEncoder().encode("deep\n");
+    const dest = join(d, "a/b/c/file.txt");
+    const no = await cli([d], ["write", dest], data);
+    assertEquals(no.code, 1);
+    match(no.stderr, /\(ENOENT\); use -p to create the missing directories/);
+    assertEquals(snapshot(join(d, "a")), null);
+    const r = await cli([d], ["write", "-p", "--json", dest], data);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(Deno.readTextFileSync(dest), "deep\n");
+    assertEquals(JSON.parse(r.stdout).operations[0].bytes, 5);
+    // An existing part of the path is used as it is.
+    const again = await cli(
+      [d],
+      ["write", "--parents", join(d, "a/b/other")],
+      data,
+    );
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(Deno.readTextFileSync(join(d, "a/b/other")), "deep\n");
+    deepStrictEqual(temps(join(d, "a/b/c")), []);
+  } finally {
+    cleanup(d);
+  }
+});

@@ -39,6 +39,20 @@ const USAGE_CASES: [string[], RegExp][] = [
   [["sweep", "--older-than=soon", "d"], /^safefs sweep: invalid --older-than/],
   [["write", "--mode=rw", "f"], /^safefs write: invalid --mode 'rw'/],
   [["frobnicate"], /^safefs: unknown command 'frobnicate'$/],
+  [["ln"], /^safefs ln: missing TARGET$/],
+  [["ln", "-sT", "a"], /^safefs ln: missing LINK after 'a'$/],
+  [
+    ["ln", "-T", "a", "b", "c"],
+    /^safefs ln: -T takes one TARGET and one LINK, not 3 paths$/,
+  ],
+  [["ln", "-s", "-t", "d", "-T", "a"], /^safefs ln: -t .* and -T exclude/],
+  [["ln", "-s", "", "x"], /^safefs ln: TARGET must not be empty$/],
+  [
+    ["cp", "--exclude=", "a", "b"],
+    /^safefs cp: invalid --exclude '': empty pattern ''$/,
+  ],
+  [["cp", "--exclude"], /^safefs cp: option '--exclude' needs a value/],
+  [["write", "-p"], /^safefs write: missing DEST$/],
 ];
 
 Deno.test("safefs usage errors are plain words, the usage lines and a pointer to --help, exit 2", async () => {
@@ -131,6 +145,7 @@ Deno.test("safefs --json uses one schema: dest is always the path acted on or pr
     const docs = {
       write: await inProcess(["write", "--json", p("w")], { stdin }),
       cp: await inProcess(["cp", "--json", p("w"), p("into")]),
+      ln: await inProcess(["ln", "--json", "-s", "w", p("lnk")]),
       mv: await inProcess(["mv", "--json", p("w"), p("m")]),
       rm: await inProcess(["rm", "--json", p("m"), p("into")]),
       sweep: await inProcess(["sweep", "--json", d]),
@@ -138,6 +153,7 @@ Deno.test("safefs --json uses one schema: dest is always the path acted on or pr
     const expected: Record<string, [string, string | undefined, string][]> = {
       write: [["write", undefined, p("w")]],
       cp: [["copy", p("w"), p("into/w")]],
+      ln: [["symlink", "w", p("lnk")]],
       mv: [["move", p("w"), p("m")]],
       rm: [["remove", undefined, p("m")], ["remove", undefined, p("into")]],
       sweep: [["sweep", undefined, d]],

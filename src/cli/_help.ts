@@ -20,6 +20,7 @@ ${USAGE}
 Commands:
   mv     SRC... DEST   move files or trees (atomic, durable, across filesystems)
   cp     SRC... DEST   copy files or trees (identity-checked, atomic publish)
+  ln     TARGET LINK   create or atomically replace a symbolic link
   rm     PATH...       remove files or trees (never follows symlinks or mounts)
   write  DEST          write standard input to DEST atomically
   sweep  DIR           remove temp leftovers of crashed safefs operations
@@ -43,16 +44,20 @@ The --json document (the same for every command):
     "ok": true,                 every operation succeeded
     "interrupted": false,       Ctrl-C stopped it
     "operations": [             one per operand, in order
-      { "op": "move",           move | copy | remove | write | sweep
-        "src": "a.txt",         mv and cp only
+      { "op": "move",           move | copy | symlink | remove | write | sweep
+        "src": "a.txt",         mv and cp: the source; ln: the link's target
         "dest": "docs/a.txt",   the path acted on or produced: the new path
-                                (mv, cp), the path removed (rm), the file
-                                written (write), the directory swept (sweep)
+                                (mv, cp), the link (ln), the path removed
+                                (rm), the file written (write), the
+                                directory swept (sweep)
         "ok": true,
         "bytes": 5, "entries": 1, "crossDevice": false,
+        "replaced": false,      an existing destination was replaced
         "removed": [...],       sweep: the leftovers removed
         "skipped": true,        -i answered no
-        "durationMs": 0.8,
+        "durationMs": 0.8,      for the sources of one batch (several
+                                into a directory): from the end of the
+                                source before to its own end
         "error": { "name": "AlreadyExistsError", "code": "EEXIST",
                    "message": "...", "flags": [...], "grant": "..." } } ],
     "error": { ... } }          only when nothing ran: a usage error (code
@@ -62,5 +67,8 @@ The --json document (the same for every command):
 
 Permissions: safefs checks every Deno permission the whole command line
 needs before it changes anything, and names every missing flag in one
-message. Deno demands --allow-all for paths under /dev, /proc and /sys
-(/dev/shm too), whatever --allow-read and --allow-write say.`;
+message. Without --allow-ffi, safefs works through Deno's own file calls,
+and Deno demands --allow-all for paths under /dev, /proc and /sys (/dev/shm
+too), whatever --allow-read and --allow-write say. With --allow-ffi, safefs
+makes the calls itself (checking each path against the grants) and the
+scoped --allow-read and --allow-write suffice there too.`;

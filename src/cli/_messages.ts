@@ -39,9 +39,13 @@ const HINTS: Record<string, Record<string, string>> = {
     mv: "; use --overwrite to replace it",
     cp: "; use --overwrite to replace it",
     write: "; drop --no-clobber to replace it",
+    ln: "; use -f to replace it",
   },
   EXDEV: { mv: "; drop --no-cross-device to copy across filesystems" },
-  ENOENT: { rm: "; use --missing-ok to ignore missing paths" },
+  ENOENT: {
+    rm: "; use --missing-ok to ignore missing paths",
+    write: "; use -p to create the missing directories",
+  },
 };
 
 /**

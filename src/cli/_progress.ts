@@ -135,16 +135,21 @@ export class ProgressView {
     const files = p.filesTotal > 0
       ? ` ${final ? p.filesTotal : p.filesDone}/${p.filesTotal} files`
       : "";
-    const size = bytes ? ` ${fmtBytes(final ? total : p.bytesDone)}` : "";
+    // Without a byte total (a batch counts sources), the bytes copied so
+    // far are shown alone, when there are any.
+    const size = bytes
+      ? ` ${fmtBytes(final ? total : p.bytesDone)}`
+      : p.bytesDone > 0
+      ? ` ${fmtBytes(p.bytesDone)}`
+      : "";
     let tail: string;
     if (final) {
       tail = `${size}${files} done in ${secs.toFixed(1)}s`;
     } else if (phase === "copy") {
-      const rate = bytes ? ` ${fmtBytes(p.bytesDone / secs)}/s` : "";
+      const rate = p.bytesDone > 0 ? ` ${fmtBytes(p.bytesDone / secs)}/s` : "";
       const eta = frac > 0 && frac < 1 ? (secs / frac) * (1 - frac) : 0;
-      tail = `${size}/${fmtBytes(p.bytesTotal)}${rate}${files} ETA ${
-        Math.ceil(eta)
-      }s`;
+      const of = bytes ? `/${fmtBytes(p.bytesTotal)}` : "";
+      tail = `${size}${of}${rate}${files} ETA ${Math.ceil(eta)}s`;
     } else {
       const inPhase = Math.floor((now - this.#phaseStart) / 1000);
       tail = `${size}${files} ${LABELS[phase]}... ${inPhase}s`;
@@ -167,4 +172,44 @@ export class ProgressView {
       // stderr is gone: nothing to tell anyone.
     }
   }
+}
+
+/**
+ * The progress of a batch (many sources into one directory) as one view
+ * draws it: sources done of all the sources (as "files"), and the bytes
+ * copied by every source so far. The library reports each source on its
+ * own, from its root's path first.
+ *
+ * @param roots The library's absolute path of every source of the batch.
+ * @param update The view's callback.
+ * @returns The library's progress callback.
+ */
+export function batchProgress(
+  roots: string[],
+  update: (p: ViewProgress) => void,
+): (p: Progress) => void {
+  const known = new Set(roots);
+  let current: string | null = null;
+  let started = 0;
+  let bytesBefore = 0;
+  let bytesNow = 0;
+  return (p) => {
+    if (known.has(p.path) && p.path !== current) {
+      if (current !== null) bytesBefore += bytesNow;
+      current = p.path;
+      started++;
+      bytesNow = 0;
+    }
+    bytesNow = p.bytesDone;
+    const last = p.phase === "publish" || p.phase === "remove";
+    const whole = last && p.filesDone >= p.filesTotal;
+    update({
+      phase: p.phase,
+      bytesDone: bytesBefore + bytesNow,
+      bytesTotal: 0,
+      filesDone: Math.max(0, started - 1) + (whole ? 1 : 0),
+      filesTotal: roots.length,
+      path: p.path,
+    });
+  };
 }

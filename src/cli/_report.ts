@@ -15,9 +15,9 @@ import { ProgressView, type ViewProgress } from "./_progress.ts";
 
 /** One operation in the `--json` document. */
 export interface OpReport {
-  /** `move`, `copy`, `remove`, `write` or `sweep`. */
+  /** `move`, `copy`, `symlink`, `remove`, `write` or `sweep`. */
   op: string;
-  /** The source, for `move` and `copy`. */
+  /** The source, for `move` and `copy`; the link's target for `symlink`. */
   src?: string;
   /** The path acted on or produced (rm: removed; write: written; sweep: swept). */
   dest: string;
@@ -31,6 +31,8 @@ export interface OpReport {
   entries?: number;
   /** `move`: it copied across filesystems. */
   crossDevice?: boolean;
+  /** `move`, `copy`, `symlink`, `write`: an existing destination was replaced. */
+  replaced?: boolean;
   /** `sweep`: the leftovers removed (or, with --dry-run, to remove). */
   removed?: string[];
   /** `cp --one-file-system`: mount points left out. */
@@ -191,8 +193,23 @@ export class Reporter {
    * @param e Why it failed.
    * @param line The text-mode line, when it must be worded otherwise.
    */
-  failed(base: OpBase, e: unknown, line?: string): void {
-    this.#failure(this.#record(base), base, e, line);
+  failed(base: OpBase, e: unknown, line?: string, durationMs = 0): void {
+    const r = this.#record(base);
+    this.#failure(r, base, e, line);
+    r.durationMs = Math.round(durationMs * 1000) / 1000;
+  }
+
+  /**
+   * Records an operation that succeeded as part of a batch.
+   *
+   * @param base What the operation is.
+   * @param fields What it did.
+   * @param durationMs Its share of the batch's wall time.
+   */
+  succeeded(base: OpBase, fields: Partial<OpReport>, durationMs: number): void {
+    const r = this.#record(base);
+    Object.assign(r, fields, { ok: true });
+    r.durationMs = Math.round(durationMs * 1000) / 1000;
   }
 
   /** Records an operation skipped on request (-i answered no). */

@@ -23,6 +23,12 @@ export interface Item {
   src: string;
   /** The path handed to the library as the destination. */
   dest: string;
+  /**
+   * The source as a batch into a directory gets it: as given, slashes
+   * collapsed, a trailing one kept (the library then checks that it is a
+   * directory, and `cp` follows a symlink written so, as GNU does).
+   */
+  given: string;
   /** Why it cannot be done (found before calling the library). */
   error?: SafeFsError;
 }
@@ -46,6 +52,14 @@ function notADirectory(
   );
 }
 
+/** What {@linkcode planTargets} found. */
+export interface Targets {
+  /** Every source and where it goes, in order. */
+  items: Item[];
+  /** DEST is the directory every source goes into (else the new name). */
+  into: boolean;
+}
+
 /**
  * Plans every source. Throws `UsageError` when several sources (or `-t`)
  * meet a DEST that is not an existing directory; look-ups that fail for
@@ -61,7 +75,7 @@ export async function planTargets(
   srcs: string[],
   dest: string,
   mode: TargetMode,
-): Promise<Item[]> {
+): Promise<Targets> {
   const verb = cmd === "mv" ? "move" : "copy";
   const destInfo = await look(stripSlashes(dest), true);
   const isDir = destInfo?.isDirectory === true;
@@ -91,8 +105,13 @@ export async function planTargets(
       base: { op: verb, src, dest: to, what: `${verb} '${src}' to '${to}'` },
       src: path,
       dest: to,
+      given: hasTrailingSlash(src) ? `${path}/` : path,
     };
     items.push(item);
+    // Only a trailing slash needs a look at the source here; the library
+    // looks at every source itself (a batch of 10,000 saves 10,000 looks).
+    const destSlash = !into && hasTrailingSlash(dest);
+    if (!hasTrailingSlash(src) && !destSlash) continue;
     let info;
     try {
       info = await look(path, false);
@@ -115,7 +134,7 @@ export async function planTargets(
         continue;
       }
     }
-    if (!into && hasTrailingSlash(dest) && info !== null) {
+    if (destSlash && info !== null) {
       const destOk = destInfo === null ? srcIsDir : destInfo.isDirectory;
       if (!destOk) {
         item.base.dest = dest;
@@ -124,5 +143,5 @@ export async function planTargets(
       }
     }
   }
-  return items;
+  return { items, into };
 }

@@ -5,12 +5,14 @@
  *
  * @module
  */
-import { copy } from "../copy.ts";
+import { copy, type CopyResult } from "../copy.ts";
+import { copyInto } from "../copy_into.ts";
 import type { PreserveOptions } from "../_copy/options.ts";
 import { COMMON, UsageError, type Values } from "./_args.ts";
 import { CLOBBER, type Command, COMMON_HELP, NO_DURABLE } from "./_command.ts";
 import { needs } from "./_grants.ts";
-import { type Done, transfer } from "./_transfer.ts";
+import { compileGlob, excludeFilter, type Glob } from "./_glob.ts";
+import { type Batched, type Done, transfer } from "./_transfer.ts";
 
 const ITEMS: Record<string, (p: Required<PreserveOptions>) => void> = {
   mode: (p) => p.mode = true,
@@ -54,6 +56,42 @@ function preserveOf(values: Values): PreserveOptions | undefined {
   return given ? p : undefined;
 }
 
+/** The `--exclude` patterns, compiled; usage errors for bad ones. */
+function globsOf(values: Values): Glob[] {
+  const list = values.exclude;
+  if (!Array.isArray(list)) return [];
+  return list.map((p) => {
+    try {
+      return compileGlob(p);
+    } catch (e) {
+      throw new UsageError(
+        `invalid --exclude '${p}': ${(e as Error).message}`,
+      );
+    }
+  });
+}
+
+/** The library's absolute form of a path (no symlink or `..` resolved). */
+function absolute(p: string): string {
+  let abs = (p.startsWith("/") ? p : `${Deno.cwd()}/${p}`).replace(
+    /\/{2,}/g,
+    "/",
+  );
+  while (abs.length > 1 && abs.endsWith("/")) abs = abs.slice(0, -1);
+  return abs;
+}
+
+/** What one copy did, as the report shows it. */
+function done(r: CopyResult): Done {
+  const fields: Record<string, unknown> = {
+    bytes: r.bytes,
+    entries: r.entries,
+    replaced: r.replaced,
+  };
+  if (r.skippedMounts.length > 0) fields.skippedMounts = r.skippedMounts;
+  return { fields, lines: ({ src, dest }) => [`'${src}' -> '${dest}'`] };
+}
+
 /** The `cp` command. */
 export const cp: Command = {
   name: "cp",
@@ -84,10 +122,25 @@ Options:
       --preserve[=LIST]    keep exactly LIST: mode, ownership, timestamps,
                            links (always kept), all; alone, as -p (without
                            it: mode and timestamps)
+      --exclude=GLOB       leave out the entries of a tree that GLOB matches
+                           (repeatable; see below)
       --verify=sha256      re-read the copy and compare hashes before publishing
   -x, --one-file-system    skip mount points inside a tree (they are reported)
       --no-durable         skip fsyncs (scratch data)
 ${COMMON_HELP}
+
+--exclude patterns are read as rsync reads them: '*' and '?' never match
+'/', '[a-z]' and '[!a-z]' match one character, '**' matches anything, '/'
+included. A pattern without '/' is matched against each entry's name (at
+any depth: --exclude='*.o'); one with '/' against the entry's path relative
+to the source root, or any tail of it ('build/*.o' matches build/x.o and
+src/build/x.o; '/build' only the top one); a trailing '/' matches
+directories only (--exclude=node_modules/). A directory left out is not
+even read. The sources named on the command line are always copied.
+
+Several sources into one directory are one job: every permission is
+checked first, each source is copied and published on its own, and the
+directory is made durable once at the end.
 
 A trailing slash means a directory: 'cp f dir/' needs dir to exist (or f to
 be a directory); 'cp f/ x' needs f to be a directory (or a symlink to one,
@@ -96,7 +149,8 @@ which is then followed). The last of -f, -n, -i wins.
 Examples:
   safefs cp report.pdf backup/report.pdf
   safefs cp --verify=sha256 disk.img /mnt/backup/
-  safefs cp -a -f config/ /etc/myapp/`,
+  safefs cp -a -f config/ /etc/myapp/
+  safefs cp --exclude=node_modules/ --exclude='*.log' app/ /srv/app`,
   options: [
     ...COMMON,
     ...CLOBBER,
@@ -109,6 +163,7 @@ Examples:
     { long: "dereference", short: "L", key: "dereference", set: true },
     { long: "no-dereference", short: "P", key: "dereference", set: false },
     { long: "preserve", value: "LIST", optional: "mode,ownership,timestamps" },
+    { long: "exclude", value: "GLOB", multiple: true },
     { long: "verify", value: "sha256" },
     { long: "one-file-system", short: "x" },
     NO_DURABLE,
@@ -123,29 +178,60 @@ Examples:
     ) {
       throw new UsageError(`invalid --verify '${values.verify}': use sha256`);
     }
+    const globs = globsOf(values);
+    const base = {
+      overwrite: false,
+      durable,
+      dereference: values.dereference === true,
+      ...(preserve ? { preserve } : {}),
+      verify: values.verify === "sha256" ? "sha256" as const : "none" as const,
+      oneFileSystem: values["one-file-system"] === true,
+      signal: ctx.signal,
+    };
     return transfer(ctx, {
       cmd: "cp",
       durable,
       needs: ({ src, dest }) => Promise.resolve(needs.copy(src, dest)),
+      batchNeeds: ({ src }) => needs.copyInto(src),
       async run(item, overwrite, onProgress): Promise<Done> {
-        const r = await copy(item.src, item.dest, {
-          overwrite,
-          durable,
-          dereference: values.dereference === true,
-          ...(preserve ? { preserve } : {}),
-          verify: values.verify === "sha256" ? "sha256" : "none",
-          oneFileSystem: values["one-file-system"] === true,
-          signal: ctx.signal,
-          ...(onProgress ? { onProgress } : {}),
-        });
-        const fields: Record<string, unknown> = {
-          bytes: r.bytes,
-          entries: r.entries,
+        const root = absolute(item.src);
+        return done(
+          await copy(item.src, item.dest, {
+            ...base,
+            overwrite,
+            ...(globs.length > 0
+              ? { filter: excludeFilter(globs, () => root) }
+              : {}),
+            ...(onProgress ? { onProgress } : {}),
+          }),
+        );
+      },
+      async batch(srcs, dir, overwrite, onProgress): Promise<Batched> {
+        // The filter learns which source it is asked about from the
+        // progress: each source reports its root first, before its walk.
+        const roots = srcs.map(absolute);
+        const known = new Set(roots);
+        let current = "";
+        const rootOf = (path: string): string => {
+          if (current !== "" && path.startsWith(current + "/")) return current;
+          let best = "";
+          for (const r of roots) {
+            if (r.length > best.length && path.startsWith(r + "/")) best = r;
+          }
+          return best;
         };
-        if (r.skippedMounts.length > 0) fields.skippedMounts = r.skippedMounts;
+        const r = await copyInto(srcs, dir, {
+          ...base,
+          overwrite,
+          ...(globs.length > 0 ? { filter: excludeFilter(globs, rootOf) } : {}),
+          onProgress: (p) => {
+            if (known.has(p.path)) current = p.path;
+            onProgress(p);
+          },
+        });
         return {
-          fields,
-          lines: [`'${item.base.src}' -> '${item.base.dest}'`],
+          done: r.copied.map((c) => ({ src: c.src, done: done(c) })),
+          failed: r.failed,
         };
       },
     });

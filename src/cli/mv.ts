@@ -6,13 +6,30 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import { move } from "../move.ts";
+import { move, type MoveResult } from "../move.ts";
+import { moveInto } from "../move_into.ts";
 import { COMMON } from "./_args.ts";
 import { CLOBBER, type Command, COMMON_HELP, NO_DURABLE } from "./_command.ts";
 import { needs } from "./_grants.ts";
 import { look } from "./_look.ts";
-import { type Done, transfer } from "./_transfer.ts";
+import { type Batched, type Done, transfer } from "./_transfer.ts";
 import type { Need } from "../_perm.ts";
+
+/** What one move did, as the report shows it. */
+function done(r: MoveResult): Done {
+  return {
+    fields: {
+      bytes: r.bytes,
+      entries: r.entries,
+      crossDevice: r.crossDevice,
+      replaced: r.replaced,
+    },
+    lines: ({ src, dest }) =>
+      r.crossDevice
+        ? [`copied '${src}' -> '${dest}'`, `removed '${src}'`]
+        : [`renamed '${src}' -> '${dest}'`],
+  };
+}
 
 /** True when `src` and the directory of `dest` are on different devices. */
 async function crosses(src: string, dest: string): Promise<boolean> {
@@ -52,6 +69,10 @@ Options:
       --no-cross-device    fail instead of copying across filesystems
 ${COMMON_HELP}
 
+Several sources into one directory are one job: every permission is
+checked first, each source is moved on its own (a failure is reported and
+the others go on), and the directories are made durable once at the end.
+
 A trailing slash means a directory: 'mv f dir/' needs dir to exist (or f
 to be a directory, which is then renamed to dir); 'mv f/ x' needs f to be a
 directory. The last of -f, -n, -i wins.
@@ -80,24 +101,29 @@ Examples:
           await crosses(src, dest);
         return needs.move(src, dest, across);
       },
+      batchNeeds: ({ src, dest }) => needs.moveInto(src, dest),
       async run(item, overwrite, onProgress): Promise<Done> {
-        const r = await move(item.src, item.dest, {
+        return done(
+          await move(item.src, item.dest, {
+            overwrite,
+            durable,
+            crossDevice,
+            signal: ctx.signal,
+            ...(onProgress ? { onProgress } : {}),
+          }),
+        );
+      },
+      async batch(srcs, dir, overwrite, onProgress): Promise<Batched> {
+        const r = await moveInto(srcs, dir, {
           overwrite,
           durable,
           crossDevice,
           signal: ctx.signal,
-          ...(onProgress ? { onProgress } : {}),
+          onProgress,
         });
-        const { src, dest } = item.base;
         return {
-          fields: {
-            bytes: r.bytes,
-            entries: r.entries,
-            crossDevice: r.crossDevice,
-          },
-          lines: r.crossDevice
-            ? [`copied '${src}' -> '${dest}'`, `removed '${src}'`]
-            : [`renamed '${src}' -> '${dest}'`],
+          done: r.moved.map((m) => ({ src: m.src, done: done(m) })),
+          failed: r.failed,
         };
       },
     });

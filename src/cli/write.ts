@@ -74,17 +74,21 @@ Options:
   -n, --no-clobber         fail if DEST exists (default: replace it)
       --allow-empty        let an empty input replace a non-empty DEST
       --mode=OCTAL         file mode, e.g. 0644 (default: DEST's mode, else 0666 & ~umask)
+  -p, --parents            create the missing directories leading to DEST
+                           (each made durable in its parent)
       --no-durable         skip fsyncs (scratch data)
 ${COMMON_HELP}
 
 Examples:
   generate-config | safefs write /etc/myapp.conf
-  curl -sf https://example.com/data.json | safefs write --mode=0600 data.json`,
+  curl -sf https://example.com/data.json | safefs write --mode=0600 data.json
+  make-report | safefs write -p reports/2026/05/summary.txt`,
   options: [
     ...COMMON,
     { long: "no-clobber", short: "n" },
     { long: "allow-empty" },
     { long: "mode", value: "OCTAL" },
+    { long: "parents", short: "p" },
     NO_DURABLE,
   ],
   async run(ctx): Promise<void> {
@@ -106,7 +110,11 @@ Examples:
       }
       mode = parseInt(values.mode, 8);
     }
-    const denied = checkAll(cmd, needs.write(dest));
+    const parents = values.parents === true;
+    const denied = checkAll(
+      cmd,
+      parents ? await needs.writeParents(dest) : needs.write(dest),
+    );
     if (denied) return report.refuse(denied);
     const overwrite = values["no-clobber"] !== true;
     const base = { op: "write", dest, what: `write '${dest}'` };
@@ -130,11 +138,12 @@ Examples:
         {
           overwrite,
           durable: values.durable !== false,
+          parents,
           signal,
           ...(mode !== undefined ? { mode } : {}),
         },
       );
-      return { bytes: res.bytes };
+      return { bytes: res.bytes, replaced: res.replaced };
     });
     if (r.ok) report.verbose(`wrote '${dest}' (${r.bytes} bytes)`);
   },
