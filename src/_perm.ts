@@ -17,7 +17,7 @@
  */
 import { isWithin, under } from "./_path.ts";
 import { PermissionError } from "./errors.ts";
-import { sys } from "./_sys.ts";
+import { feat, sys } from "./_sys.ts";
 
 /** One permission a call needs. */
 export interface Need {
@@ -95,7 +95,12 @@ export function allowAll(): boolean {
  * @returns The missing flags; empty when nothing is missing.
  */
 export function missingFlags(needs: Need[]): string[] {
-  if (needs.some((n) => needsAllowAll(n.path)) && !allowAll()) {
+  // Deno's own calls refuse /dev, /proc and /sys without --allow-all; the
+  // ffi backend makes its own calls, for which the scoped flags suffice.
+  if (
+    feat.name === "path" && needs.some((n) => needsAllowAll(n.path)) &&
+    !allowAll()
+  ) {
     return ["--allow-all"];
   }
   const everywhere = {

@@ -71,6 +71,12 @@ export interface PublishPlan {
    * move between two directories).
    */
   durableLink?: boolean;
+  /**
+   * With the link method, on an entry not ours: leave the old name for the
+   * caller to unlink later (a batch unlinks every source once the
+   * destination directory is durable: one fsync for all, not one each).
+   */
+  deferUnlink?: (dir: Dir, name: string) => void;
 }
 
 function code(e: unknown): string {
@@ -162,6 +168,10 @@ export function* publish(
     }
     if (linked) {
       caps.link = true;
+      if (plan.deferUnlink !== undefined && !plan.ours) {
+        plan.deferUnlink(fromDir, from);
+        return { method: "link", exchanged: false };
+      }
       try {
         if (plan.durableLink) {
           yield* heavy(() => sys.fsync(toDir), () => sys.fsyncAsync(toDir));

@@ -222,6 +222,9 @@ function* renameInPlace(
       empty,
       destIsDir: existing?.kind === "dir",
       durableLink: durable,
+      deferUnlink: durable && batch !== undefined
+        ? (dir, name) => batch.unlinkLater(dir, name, st.ino)
+        : undefined,
     });
   } catch (e) {
     if (e instanceof CrossDeviceError) return null;

@@ -114,6 +114,7 @@ export class Syncer {
  */
 export class DirSyncs {
   #dirs = new Map<string, Dir>();
+  #unlinks: { dir: Dir; name: string; ino: number }[] = [];
 
   /** Notes that `dir` must be fsynced before the batch resolves (kept open by the caller). */
   add(dir: Dir): void {
@@ -122,10 +123,39 @@ export class DirSyncs {
     if (!this.#dirs.has(key)) this.#dirs.set(key, dir);
   }
 
-  /** fsyncs every directory noted (in parallel under the async driver). */
+  /**
+   * A source linked to its destination (a filesystem without
+   * RENAME_NOREPLACE): its old name is unlinked once the destinations are
+   * durable, if it still names the inode `ino`.
+   */
+  unlinkLater(dir: Dir, name: string, ino: number): void {
+    this.#unlinks.push({ dir, name, ino });
+  }
+
+  /**
+   * fsyncs every directory noted (in parallel under the async driver); then
+   * unlinks the old names left by links, and fsyncs their directories.
+   */
   *flush(): Gen<void> {
     const dirs = [...this.#dirs.values()];
     this.#dirs.clear();
     yield* parallel(dirs.map((d) => fsync(d)), WIDTH);
+    const unlinks = this.#unlinks;
+    this.#unlinks = [];
+    if (unlinks.length === 0) return;
+    let first: unknown = null;
+    for (const u of unlinks) {
+      try {
+        const st = sys.tryStatAt(u.dir, u.name, false);
+        if (st !== null && st.ino === u.ino) sys.unlinkAt(u.dir, u.name);
+        this.add(u.dir);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    const again = [...this.#dirs.values()];
+    this.#dirs.clear();
+    yield* parallel(again.map((d) => fsync(d)), WIDTH);
+    if (first !== null) throw first;
   }
 }

@@ -220,6 +220,18 @@ export function* planTree(
             throw e;
           }
         }
+        // The filter first: what it leaves out is neither looked into nor
+        // refused (a socket or a mount point left out is no error).
+        if (o.filter !== undefined) {
+          const keep = yield* awaited(
+            o.filter(path, toFileInfo(st)),
+            "copySync() needs a filter that returns a boolean, not a promise",
+          );
+          if (!keep) {
+            skip(p, d, name);
+            continue;
+          }
+        }
         if (planKind(st) === 0) throw unsupported(o.op, path, st);
         if (st.kind === "dir") {
           if (st.dev !== root.dev) {
@@ -240,16 +252,6 @@ export function* planTree(
               `Cannot ${o.op} '${src.path}': '${path}' leads back to one of its own parents (symlink loop)`,
               { code: "ELOOP", op: o.op, path },
             );
-          }
-        }
-        if (o.filter !== undefined) {
-          const keep = yield* awaited(
-            o.filter(path, toFileInfo(st)),
-            "copySync() needs a filter that returns a boolean, not a promise",
-          );
-          if (!keep) {
-            skip(p, d, name);
-            continue;
           }
         }
         if (o.removable) {
