@@ -8,7 +8,13 @@
  *
  * @module
  */
-import { AlreadyExistsError, move, openRoot, PermissionError } from "./mod.ts";
+import {
+  AlreadyExistsError,
+  backendInfo,
+  move,
+  openRoot,
+  PermissionError,
+} from "./mod.ts";
 
 const MiB = 1024 * 1024;
 
@@ -56,8 +62,20 @@ console.log(
     crossFs
       ? "another filesystem: moves copy, publish, then remove"
       : "same filesystem: moves are renames"
-  })\n`,
+  })`,
 );
+{
+  const b = backendInfo(disk);
+  console.log(
+    `             backend ${b.name}${
+      b.reason
+        ? ` (${b.reason})`
+        : " (libc through FFI: every call on open directories)"
+    }; ${b.filesystem?.type ?? "?"} at the disk dir: no-clobber ${
+      b.filesystem?.noClobber ?? "?"
+    }, directory exchange ${b.filesystem?.exchange ? "yes" : "no"}\n`,
+  );
+}
 
 try {
   await step("build sample tree: 64 MiB file + 1,000 files in 20 dirs", () => {
