@@ -165,6 +165,19 @@ const NO_CFR = new Set<number>([
   E.ENOSYS,
 ]);
 
+/** Every permission granted without a scope (what Deno requires for /proc paths). */
+function allGranted(): boolean {
+  const names = ["read", "write", "net", "env", "run", "ffi", "sys", "import"];
+  try {
+    return names.every((name) =>
+      Deno.permissions.querySync({ name } as Deno.PermissionDescriptor)
+        .state === "granted"
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** The descriptor of a handle of this backend (EBADF for any other). */
 function held(h: Handle): Fd {
   if (h instanceof Fd) return h;
@@ -274,6 +287,9 @@ class FfiBackend implements Backend {
       copyRange: true,
       syncfs: true,
       lock: true,
+      // Deno's own remove reaches a held directory through /proc/self/fd
+      // only under --allow-all.
+      removeLeaf: allGranted(),
       maxPath: Infinity,
     };
   }
@@ -1009,6 +1025,23 @@ class FfiBackend implements Backend {
     if (r !== -1) return true;
     if (this.#errno === E.EAGAIN) return false;
     throw new ErrnoError(this.#errno, "flock");
+  }
+
+  removeLeaf(dir: Dir, name: string): void {
+    const fd = held(dir).fd;
+    if (!this.#writeAll) need("write", child(dir.path, name));
+    Deno.removeSync(`/proc/self/fd/${fd}/${name}`, { recursive: true });
+  }
+
+  async removeLeafAsync(dir: Dir, name: string): Promise<void> {
+    const d = held(dir);
+    if (!this.#writeAll) need("write", child(dir.path, name));
+    d.busy++;
+    try {
+      await Deno.remove(`/proc/self/fd/${d.fd}/${name}`, { recursive: true });
+    } finally {
+      this.#release(d);
+    }
   }
 
   close(h: Handle): void {

@@ -211,6 +211,7 @@ export function createPathBackend(): Backend {
       copyRange: false,
       syncfs: false,
       lock: true,
+      removeLeaf: true,
       maxPath: 4095,
     },
 
@@ -458,6 +459,12 @@ export function createPathBackend(): Backend {
     lock: (h) => {
       const fh = h.type === "file" ? (h as PathFile).fh : dirFile(h as PathDir);
       return fh.tryLockSync(true);
+    },
+    removeLeaf: (dir, name) => {
+      Deno.removeSync(join(check(dir).path, name), { recursive: true });
+    },
+    removeLeafAsync: async (dir, name) => {
+      await Deno.remove(join(check(dir).path, name), { recursive: true });
     },
     close: (h) => {
       const ph = h as PathHandle;

@@ -176,6 +176,8 @@ export interface BackendFeatures {
   syncfs: boolean;
   /** `lock` takes a non-blocking exclusive `flock`. */
   lock: boolean;
+  /** `removeLeaf` works (the deletion engine may hand it whole directories of files). */
+  removeLeaf: boolean;
   /** Longest path a call can take (Infinity when calls are relative to descriptors). */
   maxPath: number;
 }
@@ -315,6 +317,18 @@ export interface Backend {
    * `features.lock`.
    */
   lock(h: Handle): boolean;
+  /**
+   * Removes directory `name` of `dir` and the files in it, in one call that
+   * runs in Deno's own code (Rust's remove_dir_all: `openat(O_NOFOLLOW |
+   * O_DIRECTORY)` then `unlinkat` relative to it; a symlink at `name` is
+   * only unlinked). For a directory whose listing showed no subdirectory.
+   * The ffi backend reaches it through `/proc/self/fd/<dir>/<name>`, so the
+   * path walked is the held directory's, never its ancestors'. Only where
+   * `features.removeLeaf`.
+   */
+  removeLeaf(dir: Dir, name: string): void;
+  /** `removeLeaf`, off the main thread. */
+  removeLeafAsync(dir: Dir, name: string): Promise<void>;
   /** Closes; never throws. */
   close(h: Handle): void;
   /** fstatfs; `null` where the backend cannot tell. */
