@@ -688,11 +688,52 @@ class FfiBackend implements Backend {
    * chmod a symlink). For adding owner permissions to a directory of ours
    * that we cannot open.
    */
+  #fchmodat2 = true;
+
+  /**
+   * chmod of `name` in `dir` WITHOUT following a symlink there (stricter
+   * than the contract asks): fchmodat2(AT_SYMLINK_NOFOLLOW) on Linux 6.6+
+   * (EOPNOTSUPP on a symlink); before that, an O_PATH|O_NOFOLLOW descriptor
+   * of the entry changed through its /proc/self/fd link (the inode held,
+   * never a path walked again); only where /proc is not mounted, a plain
+   * fchmodat.
+   */
   chmodAt(dir: Dir, name: string, mode: number): void {
     const dfd = held(dir).fd;
     const c = this.#a.name(name, "fchmodat");
     if (!this.#writeAll) need("write", child(dir.path, name));
-    this.#call("fchmodat", () => this.#s.fchmodat(dfd, c, mode, 0));
+    const s = this.#s;
+    if (this.#fchmodat2) {
+      const r = this.#try(() =>
+        s.syscall_fchmodat2(
+          SYS.fchmodat2,
+          BigInt(dfd),
+          c,
+          BigInt(mode),
+          BigInt(AT.SYMLINK_NOFOLLOW),
+        )
+      );
+      if (r !== -1) return;
+      if (this.#errno !== E.ENOSYS) {
+        throw new ErrnoError(this.#errno, "fchmodat2");
+      }
+      this.#fchmodat2 = false;
+    }
+    const fd = this.#call(
+      "openat",
+      () => s.openat(dfd, c, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0),
+    );
+    try {
+      const proc = this.#a.set(`/proc/self/fd/${fd}`, "fchmodat");
+      const r = this.#try(() => s.fchmodat(AT.FDCWD, proc, mode, 0));
+      if (r === -1 && this.#errno === E.ENOENT) {
+        this.#call("fchmodat", () => s.fchmodat(dfd, c, mode, 0));
+      } else if (r === -1) {
+        throw new ErrnoError(this.#errno, "fchmodat");
+      }
+    } finally {
+      s.close(fd);
+    }
   }
 
   /**

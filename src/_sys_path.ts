@@ -370,7 +370,13 @@ export function createPathBackend(): Backend {
       Deno.chmodSync(checkHandle(h).path, mode);
     },
     chmodAt: (dir, name, mode) => {
-      Deno.chmodSync(join(check(dir).path, name), mode);
+      const p = join(check(dir).path, name);
+      // Deno's chmod follows a symlink: refuse one (a swap in between still
+      // wins; the ffi backend never follows).
+      if (Deno.lstatSync(p).isSymlink) {
+        throw coded("EOPNOTSUPP", `'${p}' is a symlink (os error 95)`);
+      }
+      Deno.chmodSync(p, mode);
     },
     accessDir: (dir, mode) => {
       const d = check(dir);

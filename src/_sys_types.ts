@@ -248,10 +248,10 @@ export interface Backend {
   /** fchmod. */
   chmod(h: Handle, mode: number): void;
   /**
-   * fchmodat(dir, name, mode, 0). It FOLLOWS a symlink at `name` (Linux
-   * cannot chmod a symlink): callers check the entry is a directory first
-   * and use it only to add owner permissions to a directory of theirs that
-   * they cannot open.
+   * chmod of `name` in `dir`, for a directory of ours that we cannot open
+   * (to give it owner rwx). A symlink at `name` is refused (EOPNOTSUPP),
+   * never followed: the ffi backend uses fchmodat2(AT_SYMLINK_NOFOLLOW) or
+   * an O_PATH descriptor; the path backend checks with lstat first.
    */
   chmodAt(dir: Dir, name: string, mode: number): void;
   /**
