@@ -30,6 +30,7 @@ import {
   temps,
 } from "./_helpers.ts";
 import { type Actor, spawnActor } from "./_actor.ts";
+import { NOBODY, runAsNobody } from "./_nobody.ts";
 
 const SWAPS = Number(Deno.env.get("SAFEFS_RACE_SWAPS") ?? 3000);
 /** And at least this many operations (some take many swaps each). */
@@ -707,3 +708,116 @@ Deno.test(
     judge(tally, ["read", "written"]);
   },
 );
+
+// ---------------------------------------------------------------------------
+// remove() as another user: the chmod it gives its own unreadable
+// directories must never reach through a symlink swapped in.
+
+/**
+ * Keeps exchanging `x` (in the tree) and `xl` (elsewhere): one is a
+ * directory the remover cannot read (owned by `owner`, mode 0o703: others
+ * may write and search, not list), the other a symlink to `target`, the
+ * remover's own directory outside the tree. Whatever the remover removed
+ * (the tree, the symlink in it) is put back. One action per exchange.
+ */
+const KEEPER = `const [tree, xl, target, owner, remover] = Deno.args;
+const x = tree + "/x";
+const lib = Deno.dlopen("libc.so.6", {
+  renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
+});
+const enc = new TextEncoder();
+const px = enc.encode(x + "\\0"), pl = enc.encode(xl + "\\0");
+const kind = (p) => { try { const i = Deno.lstatSync(p); return i.isDirectory ? "dir" : "link"; } catch { return null; } };
+const ensure = () => {
+  if (kind(tree) === null) {
+    Deno.mkdirSync(tree);
+    Deno.chownSync(tree, Number(remover), Number(remover));
+    Deno.chmodSync(tree, 0o755);
+  }
+  for (const [p, other] of [[x, xl], [xl, x]]) {
+    if (kind(p) !== null) continue;
+    if (kind(other) === "dir") Deno.symlinkSync(target, p);
+    else {
+      Deno.mkdirSync(p);
+      Deno.chownSync(p, Number(owner), Number(owner));
+      Deno.chmodSync(p, 0o703);
+    }
+  }
+};
+for (;;) {
+  if (lib.symbols.renameat2(-100, px, -100, pl, 2) === 0) act();
+  else try { ensure(); } catch { /* raced with the remover: next round */ }
+}`;
+
+Deno.test({
+  name:
+    `remove() as uid 65534 of a tree holding a directory it may not read, swapped for a symlink to its own directory outside, never changes that directory's mode (the chmod of unreadable directories does not follow a symlink)${
+      NOBODY.ok ? "" : ` (SKIPPED: ${NOBODY.why})`
+    }`,
+  ignore: !NOBODY.ok,
+  fn: async () => {
+    const d = diskDir();
+    try {
+      Deno.chmodSync(d, 0o755);
+      const tree = join(d, "t");
+      const home = join(d, "home"); // the remover's own directory
+      Deno.mkdirSync(home);
+      Deno.writeTextFileSync(join(home, "canary"), "mine");
+      Deno.chownSync(home, 65534, 65534);
+      Deno.chownSync(join(home, "canary"), 65534, 65534);
+      Deno.chmodSync(home, 0o700);
+      const keeper = spawnActor("the swapper", KEEPER, [
+        tree,
+        join(d, "xl"),
+        home,
+        "4242",
+        "65534",
+      ]);
+      let stopped = false;
+      try {
+        await keeper.waitFor(1);
+        const start = keeper.count();
+        const out = await runAsNobody(
+          (mod) =>
+            `import { remove } from ${JSON.stringify(mod)};
+const [tree, home, n] = Deno.args;
+const outcomes = {};
+let escapes = 0;
+for (let i = 0; i < Number(n); i++) {
+  let o = "ok";
+  try { await remove(tree); } catch (e) { o = e && e.code ? e.name + ":" + e.code : "untyped:" + e; }
+  outcomes[o] = (outcomes[o] ?? 0) + 1;
+  const mode = Deno.statSync(home).mode & 0o7777;
+  if (mode !== 0o700) { escapes++; Deno.chmodSync(home, 0o700); }
+}
+console.log(JSON.stringify({ outcomes, escapes, canary: Deno.readTextFileSync(home + "/canary") }));`,
+          [tree, home, String(Math.max(2000, SWAPS))],
+        );
+        const swaps = keeper.count() - start;
+        await keeper.stop();
+        stopped = true;
+        assert(out.code === 0, out.stderr);
+        const r = JSON.parse(out.stdout.trim());
+        console.log(
+          `${BACKEND} remove() as uid 65534 vs a swapper (${swaps} swaps): ${r.escapes} modes changed outside; outcomes ${
+            JSON.stringify(r.outcomes)
+          }`,
+        );
+        assert(swaps > 0, "the swapper never swapped during the removals");
+        for (const o of Object.keys(r.outcomes)) {
+          assert(!o.startsWith("untyped"), o);
+        }
+        assert.equal(r.canary, "mine");
+        assert.equal(
+          r.escapes,
+          0,
+          `remove() changed the mode of a directory outside the tree ${r.escapes} times`,
+        );
+      } finally {
+        if (!stopped) await keeper.stop().catch(() => {});
+      }
+    } finally {
+      cleanup(d);
+    }
+  },
+});
