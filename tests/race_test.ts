@@ -241,6 +241,11 @@ interface Tally {
   temps: number;
   /** Moves that left their entry at both places (path backend only). */
   doubles: number;
+  /**
+   * Successes whose effect is not where it should be inside: the call
+   * acted outside instead (path backend only).
+   */
+  misplaced: number;
   outcomes: Record<string, number>;
 }
 
@@ -291,10 +296,12 @@ async function race(r: Race): Promise<Tally> {
     deleted: 0,
     temps: 0,
     doubles: 0,
+    misplaced: 0,
     outcomes: {},
   };
   leftTemps = 0;
   leftDoubles = 0;
+  leftMisplaced = 0;
   let base = state(outside);
   const attacker = spawnActor("the swap attacker", EXCHANGER, [a, b, modeFile]);
   let stopped = false;
@@ -356,10 +363,11 @@ async function race(r: Race): Promise<Tally> {
     stopped = true;
     tally.temps = leftTemps;
     tally.doubles = leftDoubles;
+    tally.misplaced = leftMisplaced;
     console.log(
       `${BACKEND} ${r.name}: ${tally.ops} operations, ${tally.swaps} swaps during them (${
         Deno.readTextFileSync(modeFile)
-      }); escapes: read ${tally.read}, written ${tally.written}, deleted ${tally.deleted}; temps left inside ${tally.temps}; moved entries at both places ${tally.doubles}; outcomes ${
+      }); escapes: read ${tally.read}, written ${tally.written}, deleted ${tally.deleted}; temps left inside ${tally.temps}; moved entries at both places ${tally.doubles}; successes not found inside ${tally.misplaced}; outcomes ${
         JSON.stringify(tally.outcomes)
       }`,
     );
@@ -396,6 +404,11 @@ function judge(t: Tally, pathHolds: Race["pathHolds"]): void {
       `KNOWN LIMITATION (path backend, not asserted): ${t.race}: ${t.temps} temps left inside by failed operations (their cleanup refused to act through a swapped directory; sweep() removes them)`,
     );
   }
+  if (t.misplaced > 0) {
+    console.warn(
+      `KNOWN LIMITATION (path backend, not asserted): ${t.race}: ${t.misplaced} operations succeeded without their effect inside (the call that published or removed went through the swapped directory, outside)`,
+    );
+  }
   if (t.doubles > 0) {
     console.warn(
       `KNOWN LIMITATION (path backend, not asserted): ${t.race}: ${t.doubles} moves published their entry but unlinked the source name through the swapped directory (outside), leaving the entry at both places`,
@@ -414,6 +427,11 @@ interface RootFixture {
   r: Root | undefined;
 }
 
+/** `contents()` as text, in key order. */
+function sorted(c: Record<string, string> | null): string {
+  return c === null ? "null" : JSON.stringify(Object.entries(c).sort());
+}
+
 function hasOutside(c: Record<string, string> | null): boolean {
   return c !== null && Object.values(c).some((v) => v.includes("OUTSIDE"));
 }
@@ -426,6 +444,20 @@ let leftDoubles = 0;
 function doubled(what: string): void {
   if (BACKEND === "ffi") assert.fail(what);
   leftDoubles++;
+}
+
+/** Successes whose effect is not inside (path backend), since the last reset. */
+let leftMisplaced = 0;
+
+/**
+ * A success must have done its work inside: asserted on ffi; on the path
+ * backend, where the call that published or removed may have gone through
+ * the swapped directory, counted (the outside check counts the escape).
+ */
+function inside(ok: boolean, what: string): void {
+  if (ok) return;
+  if (BACKEND === "ffi") assert.fail(what);
+  leftMisplaced++;
 }
 
 /**
@@ -463,7 +495,7 @@ function rootRaces(): Race[] {
     };
   const root = async (): Promise<Root> => (fx.r ??= await openRoot(fx.root));
   const teardown = (): void => fx.r?.close();
-  const inside = (): Record<string, string> => ({
+  const copied = (): Record<string, string> => ({
     "": "dir",
     "x0": "inside d/x0",
     "x1": "inside d/x1",
@@ -503,7 +535,13 @@ function rootRaces(): Race[] {
       op: async (i) => (await root()).writeFile("a/w", `inside w ${i}`),
       check: (i, result, real) => {
         if (!(result instanceof Error)) {
-          assert.equal(Deno.readTextFileSync(join(real, "w")), `inside w ${i}`);
+          let got: string | null = null;
+          try {
+            got = Deno.readTextFileSync(join(real, "w"));
+          } catch {
+            // not there
+          }
+          inside(got === `inside w ${i}`, `written: ${got}, not inside w ${i}`);
         }
         noTemps(real);
         return false;
@@ -521,7 +559,7 @@ function rootRaces(): Race[] {
       op: async () => (await root()).remove("a/v"),
       check: (_i, result, real) => {
         if (!(result instanceof Error)) {
-          assert.equal(contents(join(real, "v")), null, "removed, yet there");
+          inside(contents(join(real, "v")) === null, "removed, yet there");
         }
         return false;
       },
@@ -541,7 +579,8 @@ function rootRaces(): Race[] {
         const got = contents(dest);
         const read = hasOutside(got);
         if (!(result instanceof Error) && !read) {
-          assert.deepEqual(got, i % 2 === 0 ? inside() : bsrc);
+          const want = i % 2 === 0 ? copied() : bsrc;
+          inside(sorted(got) === sorted(want), `copied: ${sorted(got)}`);
         }
         if (result instanceof Error) {
           assert.equal(got, null, "a failed copy left its destination");
