@@ -119,6 +119,36 @@ function isDenied(e: unknown): boolean {
 
 const PROGRESS_MS = 100;
 
+/** True for an entry owned by the effective user (unknown: assume so, the kernel decides). */
+function ours(st: Stat): boolean {
+  const euid = sys.euid();
+  return euid === null || euid === 0 || euid === st.uid;
+}
+
+/**
+ * The listing of an open directory. A directory of ours we may open but not
+ * read (the path backend opens by path) gets owner rwx, once; a transient
+ * ESTALE (NFS) is asked again once.
+ */
+function listOf(d: Dir, st: Stat): DirEntry[] {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return sys.list(d);
+    } catch (e) {
+      const c = codeOf(e);
+      if (attempt > 0 || (c !== "EACCES" && c !== "ESTALE")) throw e;
+      if (c === "EACCES") {
+        if (!ours(st)) throw e;
+        try {
+          sys.chmod(d, st.mode | 0o700);
+        } catch {
+          throw e;
+        }
+      }
+    }
+  }
+}
+
 class Deleter {
   readonly report: DeleteReport = {
     removed: 0,
@@ -200,14 +230,15 @@ class Deleter {
         if (isGone(e)) return "gone";
         const c = codeOf(e);
         if (c === "ELOOP" || c === "ENOTDIR") return "changed";
-        if (attempt === 0 && c === "EACCES") {
+        if (attempt === 0 && c === "EACCES" && ours(st)) {
           try {
             // A directory of ours we may not read: give it owner rwx (the
-            // entry was a directory when stat'ed; see Backend.chmodAt).
+            // entry was a directory when stat'ed; chmodAt never follows a
+            // symlink swapped in since).
             sys.chmodAt(f.dir!, name, st.mode | 0o700);
             continue;
           } catch {
-            // Not ours: the open's error is the one to report.
+            // The open's error is the one to report.
           }
         }
         throw e;
@@ -264,9 +295,10 @@ class Deleter {
       if (d === "changed") continue;
       let list: DirEntry[];
       try {
-        list = sys.list(d);
+        list = listOf(d, st!);
       } catch (err) {
         sys.close(d);
+        if (isGone(err)) return; // removed by another deleter meanwhile
         throw err;
       }
       if (this.isLeaf(f, e.name, list)) {
@@ -409,7 +441,7 @@ class Deleter {
       ino: st.ino,
       token: this.o.guard?.root ?? -1,
       path,
-      list: sys.list(root),
+      list: listOf(root, st),
       i: 0,
       kept: false,
       chmodded: false,

@@ -136,7 +136,22 @@ export function* publish(
         // Unsupported, or the destination went away: a plain rename.
       }
     }
-    sys.renameAt(fromDir, from, toDir, to, "replace");
+    try {
+      sys.renameAt(fromDir, from, toDir, to, "replace");
+    } catch (e) {
+      // A non-empty directory appeared at the destination since it was
+      // checked: exchange with it, where the filesystem can.
+      if (
+        plan.kind === "dir" && !plan.destIsDir && code(e) === "ENOTEMPTY" &&
+        feat.renameFlags && caps.exchange !== false
+      ) {
+        return yield* publish(fromDir, from, toDir, to, {
+          ...plan,
+          destIsDir: true,
+        });
+      }
+      throw e;
+    }
     return { method: "rename", exchanged: false };
   }
 

@@ -231,7 +231,17 @@ export function createPathBackend(): Backend {
     },
     fstat: (h) => {
       if (h.type === "file") return toStat((h as PathFile).fh.statSync());
-      return toStat(dirFile(check(h)).statSync());
+      // By path, checked to be the directory opened: an open would need
+      // read permission, which a directory of write and search only lacks.
+      const d = h as PathDir;
+      const i = d.follow ? Deno.statSync(d.path) : Deno.lstatSync(d.path);
+      if (!i.isDirectory || i.dev !== d.dev || i.ino !== d.ino) {
+        throw coded(
+          "ESRCCHANGED",
+          `the directory '${d.path}' was replaced since it was opened`,
+        );
+      }
+      return toStat(i);
     },
     statAt: (dir, name, follow) => {
       const p = join((dir as PathDir).path, name);

@@ -690,7 +690,25 @@ class RootHandle implements Root {
         }
         preflight(op, [{ kind: "read", path: r.abs }]);
         checkAbort(options.signal, op, r.abs);
-        data = yield* readAll(r, st, options.signal);
+        try {
+          data = yield* readAll(r, st, options.signal);
+        } catch (e) {
+          // Replaced between its resolution and its open (by another file,
+          // a symlink, or nothing): nothing was read; resolve it again.
+          const code = e instanceof SafeFsError ? e.code : "";
+          if (
+            attempt < READ_ATTEMPTS &&
+            (code === "ESRCCHANGED" || code === "ELOOP" || code === "ENOENT")
+          ) continue;
+          if (code === "ELOOP" || code === "ENOENT") {
+            throw new SourceChangedError(
+              `Cannot readFile '${path}': '${r.abs}' was replaced between its ` +
+                `resolution and its open, ${READ_ATTEMPTS} times; nothing was read`,
+              { code: "ESRCCHANGED", op, path: r.abs, cause: e },
+            );
+          }
+          throw e;
+        }
       } finally {
         release(this.#root, r);
       }

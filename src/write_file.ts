@@ -399,6 +399,7 @@ function* writePath(
     );
   }
   toChunks(loc.abs, data); // bad data is refused before anything is done
+  checkAbort(options.signal, op, loc.abs);
   // The temp is created in the directory where it really is (a symlink at
   // its last component followed); `path` itself is replaced, never followed.
   preflight(op, [

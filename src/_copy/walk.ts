@@ -158,7 +158,7 @@ export function* planTree(
   p.add(-1, src.name, root);
   if (root.kind === "file") p.bytesTotal = root.size;
   if (root.kind === "symlink") {
-    p.targets.set(0, sys.readLinkAt(src.parent!, src.name));
+    p.targets.set(0, readLink(src.parent!, src.name, src.path, o.op));
   }
   meter.filesTotal = p.n;
   if (root.kind !== "dir") {
@@ -260,7 +260,7 @@ export function* planTree(
         const i = p.add(d, name, st);
         p.addChild(d);
         if (st.kind === "symlink") {
-          p.targets.set(i, sys.readLinkAt(chain.dir, name));
+          p.targets.set(i, readLink(chain.dir, name, path, o.op));
         } else if (st.kind === "file") {
           if (st.nlink > 1) {
             const key = `${st.dev}:${st.ino}`;
@@ -379,6 +379,20 @@ export function canUnlink(
         "EPERM",
       );
     }
+  }
+}
+
+/** readlinkat; a link replaced since it was stat'ed (EINVAL, ENOENT) is a changed source. */
+function readLink(dir: Dir, name: string, path: string, op: string): string {
+  try {
+    return sys.readLinkAt(dir, name);
+  } catch (e) {
+    if (
+      e instanceof SafeFsError && (e.code === "EINVAL" || e.code === "ENOENT")
+    ) {
+      throw changed(op, path, "was replaced while it was being read");
+    }
+    throw e;
   }
 }
 
