@@ -31,7 +31,6 @@ import { join, relative } from "node:path";
 import { SafeFsError } from "../src/errors.ts";
 import { sweep } from "../src/sweep.ts";
 import { resetCaps } from "../src/_caps.ts";
-import type { SysCall } from "../src/_sys.ts";
 import {
   callKey,
   CAN_MOUNT,
@@ -41,6 +40,7 @@ import {
   HAS_SHM,
   mountTmpfs,
   recordCalls,
+  type RecordedCall,
   shmDir,
   snapshot,
   umount,
@@ -145,7 +145,7 @@ function onlyDirs(p: string): boolean {
 }
 
 /** What the clean run must have done, beyond its result (the paths it took). */
-function checkCleanCalls(sc: Scenario, calls: SysCall[]): void {
+function checkCleanCalls(sc: Scenario, calls: RecordedCall[]): void {
   const ops = calls.map((c) => `${c.op}${c.how ? ":" + c.how : ""}`);
   if (sc.mode === "syncfs" && sc.durable && sc.expectCode === undefined) {
     assert(ops.includes("syncfs"), `${sc.name}: no syncfs in ${ops}`);
@@ -236,7 +236,7 @@ async function sweepScenario(
     }
     assert.deepEqual(tempsDeep(a).concat(tempsDeep(b)), []);
     // Where the clean run fails on its own, faults after that point hit its cleanup.
-    const failedAt = sc.expectCode === undefined ? n : lastFailing(calls);
+    const failedAt = lastFailing(calls, sc.expectCode);
 
     const tally: Tally = {
       scenario: sc.name,
@@ -400,13 +400,10 @@ async function sweepScenario(
   }
 }
 
-/** Index of the last call of a clean run that failed on its own. */
-function lastFailing(calls: SysCall[]): number {
-  // recordCalls does not keep outcomes: the expected failure is the last
-  // publishing call (renameAt, linkAt) or, for no-clobber checks, the last
-  // statAt before the first change.
+/** Index of the call of a clean run that failed with `code` (the last one), or N. */
+function lastFailing(calls: RecordedCall[], code: string | undefined): number {
   for (let i = calls.length - 1; i >= 0; i--) {
-    if (calls[i].op === "renameAt" || calls[i].op === "linkAt") return i;
+    if (calls[i].ok === false && calls[i].code === code) return i;
   }
   return calls.length;
 }
