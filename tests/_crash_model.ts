@@ -235,6 +235,8 @@ class Fs {
   log: LoggedChange[] = [];
   /** Paths handles were opened by (and aliases after renames) -> inode. */
   handles = new Map<string, number>();
+  /** fsyncs and syncfs calls that found nothing pending (call index: what). */
+  redundant: string[] = [];
   /** Per created file inode: data changes in the whole trace, final content label. */
   totalWrites = new Map<number, number>();
   finalLabel = new Map<number, string>();
@@ -414,6 +416,18 @@ class Fs {
     }
   }
 
+  /** Something of inode `n` is pending: data, metadata, or (a directory) entries. */
+  pendingOn(n: INode): boolean {
+    if (n.writes > 0 && !n.synced) return true;
+    if (n.mode !== n.dMode || n.stamp !== n.dStamp) return true;
+    if (n.kind !== "dir") return false;
+    for (const c of this.cur.get(n.id)!.values()) {
+      const s = this.inodes[c];
+      if (s.kind === "symlink" && s.stamp !== s.dStamp) return true;
+    }
+    return this.log.some((l) => !l.committed && l.waiting.has(n.id));
+  }
+
   /** An inode's data and metadata reach the disk. */
   syncInode(n: INode): void {
     if (n.writes > 0) n.synced = true;
@@ -567,6 +581,7 @@ class Fs {
       }
       case "fsync": {
         const n = inode(call.path);
+        if (!this.pendingOn(n)) this.redundant.push(where);
         this.syncInode(n);
         if (n.kind === "dir") {
           this.syncDirs((d) => d === n.id);
@@ -581,6 +596,9 @@ class Fs {
       }
       case "syncfs": {
         const dev = inode(call.path).dev;
+        if (!this.inodes.some((n) => n.dev === dev && this.pendingOn(n))) {
+          this.redundant.push(where);
+        }
         for (const n of this.inodes) if (n.dev === dev) this.syncInode(n);
         this.syncDirs((d) => this.inodes[d].dev === dev);
         return;
@@ -703,6 +721,11 @@ export interface CrashReport {
   violations: Violation[];
   /** Possible states breaking each rule (G3: 1 when the final state is not unique). */
   counts: Record<Rule, number>;
+  /**
+   * fsyncs (and syncfs calls) made when nothing was pending on what they
+   * sync: not wrong, but G3 asks for no more fsyncs than the guarantee needs.
+   */
+  redundant: string[];
 }
 
 /** Pending changes relevant to the checks are enumerated exhaustively up to this many. */
@@ -782,6 +805,7 @@ export function checkCrashStates(
     maxPending: 0,
     violations: [],
     counts: { G1: 0, G2: 0, G3: 0, X: 0 },
+    redundant: fs1.redundant,
   };
   const bad = (
     k: number,

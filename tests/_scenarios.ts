@@ -258,7 +258,7 @@ export function scenarios(): Scenario[] {
   for (const shape of ["file", "tree"] as const) {
     for (const f of FLAGS) {
       out.push(twoPath("move", shape, true, f, {
-        core: f.durable && (shape === "tree" || !f.overwrite),
+        core: f.durable && !f.overwrite,
       }));
     }
   }
@@ -282,7 +282,7 @@ export function scenarios(): Scenario[] {
   ) {
     for (const f of FLAGS) {
       out.push(twoPath("copy", shape, crossFs, f, {
-        core: f.durable && (shape !== "small" || !f.overwrite),
+        core: f.durable && (shape === "file" || !f.overwrite),
       }));
     }
   }

@@ -72,6 +72,9 @@ console.log(
   }`,
 );
 
+/** SAFEFS_FAULT_ONLY=<part of a scenario name>: run just those (any form). */
+const ONLY = Deno.env.get("SAFEFS_FAULT_ONLY") || undefined;
+
 interface Tally {
   scenario: string;
   primitive: string;
@@ -416,7 +419,8 @@ Deno.test({
     const problems: string[] = [];
     for (const sc of scenarios()) {
       if (sc.crossFs && !HAS_SHM) continue;
-      if (!FULL && !sc.core) continue;
+      if (!FULL && !sc.core && ONLY === undefined) continue;
+      if (ONLY !== undefined && !sc.name.includes(ONLY)) continue;
       await t.step({
         name: sc.name,
         fn: async () => {
@@ -444,6 +448,7 @@ Deno.test({
         },
       });
     }
+    if (tallies.length === 0) return;
     printTable(
       `Fault injection on the ${BACKEND} backend (every seam call${
         FULL ? ", every fitting errno" : ", EIO"
