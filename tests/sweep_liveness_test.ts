@@ -337,7 +337,8 @@ Deno.test({
           assert.deepEqual(r.removed, [tempPath]);
         } else {
           // "Old": a small olderThan once the temp's ctime is older than it.
-          const ctime = Deno.lstatSync(tempPath).ctime!.getTime();
+          // (Deno's lstat gives ctime in whole seconds: +1 s bounds it.)
+          const ctime = Deno.lstatSync(tempPath).ctime!.getTime() + 1_000;
           const notYet = await sweep(dest, { olderThan: 60_000 });
           assert.deepEqual(notYet.removed, []);
           while (Date.now() - ctime <= 1_200) {
