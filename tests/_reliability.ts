@@ -149,21 +149,22 @@ const EACCES_OPS = new Set([
   "lutimesAt",
   "accessDir",
 ]);
+/**
+ * ESTALE (NFS: the object is gone on the server). Not injected into unlinkAt,
+ * rmdirAt, statAt, openDirAt and list: the deletion engine reads ESTALE from
+ * those as "removed by another process", by design (G6: tolerate concurrent
+ * deleters), so an injected one there cannot be told from a real removal.
+ */
 const ESTALE_OPS = new Set([
   "openDir",
-  "openDirAt",
   "openAt",
-  "statAt",
   "fstat",
-  "list",
   "read",
   "write",
   "copyRange",
   "fsync",
   "renameAt",
   "linkAt",
-  "unlinkAt",
-  "rmdirAt",
   "readLinkAt",
   "realPath",
 ]);
