@@ -431,7 +431,11 @@ try {
 }
 console.log(
   `powercut (${feat.name} backend): ${cutsChecked} power cuts checked, ${violations} violations` +
-    (broken ? ` (with ${broken} fsyncs broken: violations expected)` : ""),
+    (broken
+      ? ` (with ${
+        broken === "syncfs" ? "syncfs" : `${broken} fsyncs`
+      } broken: violations expected)`
+      : ""),
 );
 if (broken) Deno.exit(violations > 0 ? 0 : 1);
 Deno.exit(violations === 0 ? 0 : 1);
