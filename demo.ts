@@ -8,23 +8,41 @@
  *
  * @module
  */
-import { AlreadyExistsError, move, openRoot, PermissionError } from "./mod.ts";
+import {
+  AlreadyExistsError,
+  backendInfo,
+  move,
+  openRoot,
+  PermissionError,
+} from "./mod.ts";
 
 const MiB = 1024 * 1024;
 
-async function step<T>(what: string, f: () => Promise<T>): Promise<T> {
+/**
+ * Runs one step, then prints its heading with the time it took, then the
+ * lines it noted (so each result sits under its own heading).
+ */
+async function step<T>(
+  what: string,
+  f: (note: (line: string) => void) => Promise<T>,
+): Promise<T> {
+  const notes: string[] = [];
   const t0 = performance.now();
-  const r = await f();
-  const ms = performance.now() - t0;
-  console.log(`${what.padEnd(64)} ${ms.toFixed(1).padStart(9)} ms`);
-  return r;
+  try {
+    return await f((line) => notes.push(line));
+  } finally {
+    const ms = performance.now() - t0;
+    console.log(`${what.padEnd(64)} ${ms.toFixed(1).padStart(9)} ms`);
+    for (const line of notes) console.log(`  -> ${line}`);
+  }
 }
 
+/** Entries of a tree, the directory itself included (as move() counts). */
 function countEntries(dir: string): number {
-  let n = 0;
+  let n = 1;
   for (const e of Deno.readDirSync(dir)) {
-    n++;
     if (e.isDirectory) n += countEntries(`${dir}/${e.name}`);
+    else n++;
   }
   return n;
 }
@@ -44,8 +62,20 @@ console.log(
     crossFs
       ? "another filesystem: moves copy, publish, then remove"
       : "same filesystem: moves are renames"
-  })\n`,
+  })`,
 );
+{
+  const b = backendInfo(disk);
+  console.log(
+    `             backend ${b.name}${
+      b.reason
+        ? ` (${b.reason})`
+        : " (libc through FFI: every call on open directories)"
+    }; ${b.filesystem?.type ?? "?"} at the disk dir: no-clobber ${
+      b.filesystem?.noClobber ?? "?"
+    }, directory exchange ${b.filesystem?.exchange ? "yes" : "no"}\n`,
+  );
+}
 
 try {
   await step("build sample tree: 64 MiB file + 1,000 files in 20 dirs", () => {
@@ -75,19 +105,23 @@ try {
     "move a file on one filesystem (rename)",
     () => move(`${disk}/big.bin`, `${disk}/big-renamed.bin`),
   );
-  const r1 = await step(
+  await step(
     `move the 64 MiB file to the other dir`,
-    () => move(`${disk}/big-renamed.bin`, `${other}/big.bin`),
+    async (note) => {
+      const r = await move(`${disk}/big-renamed.bin`, `${other}/big.bin`);
+      note(
+        `crossDevice=${r.crossDevice}, ${r.bytes} bytes copied, fsynced, published, source removed`,
+      );
+    },
   );
-  console.log(
-    `  -> crossDevice=${r1.crossDevice}, ${r1.bytes} bytes copied, fsynced, published, source removed`,
-  );
-  const r2 = await step(
+  await step(
     `move the tree (${entries} entries) to the other dir`,
-    () => move(`${disk}/tree`, `${other}/tree`),
-  );
-  console.log(
-    `  -> crossDevice=${r2.crossDevice}, ${r2.entries} entries, symlink and hard link kept`,
+    async (note) => {
+      const r = await move(`${disk}/tree`, `${other}/tree`);
+      note(
+        `crossDevice=${r.crossDevice}, ${r.entries} entries, symlink and hard link kept`,
+      );
+    },
   );
   await step(
     "move the tree back (durable: false)",
@@ -101,34 +135,36 @@ try {
   Deno.writeTextFileSync(`${disk}/other.txt`, "someone else's file");
   await step(
     "move onto an existing file without overwrite (refused)",
-    async () => {
+    async (note) => {
       try {
         await move(`${disk}/big.bin`, `${disk}/other.txt`);
       } catch (e) {
         if (!(e instanceof AlreadyExistsError)) throw e;
-        console.log(`  -> ${e.name} (${e.code}): ${e.message}`);
+        note(`${e.name} (${e.code}): ${e.message}`);
       }
     },
   );
   Deno.symlinkSync("/etc", `${disk}/tree/link-to-etc`);
   await step(
     "openRoot(tree): read through a planted link to /etc (refused)",
-    async () => {
+    async (note) => {
       const root = await openRoot(`${disk}/tree`);
       await root.writeFile("dir0/notes.txt", "inside the root");
+      note("wrote dir0/notes.txt inside the root");
       try {
         await root.readFile("link-to-etc/passwd");
       } catch (e) {
         if (!(e instanceof PermissionError)) throw e;
-        console.log(`  -> ${e.name} (${e.code}): ${e.message}`);
+        note(`${e.name} (${e.code}): ${e.message}`);
       }
       await root.remove("link-to-etc"); // the link itself, never /etc
     },
   );
   console.log(
-    `\nsource after all moves: ${
+    `\ntree after all steps: ${
       countEntries(`${disk}/tree`)
-    } entries, big.bin ${Deno.statSync(`${disk}/big.bin`).size} bytes`,
+    } entries (the ${entries} moved there and back, plus dir0/notes.txt), ` +
+      `big.bin ${Deno.statSync(`${disk}/big.bin`).size} bytes`,
   );
 } finally {
   Deno.removeSync(disk, { recursive: true });

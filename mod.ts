@@ -24,13 +24,78 @@
  *
  * @module
  */
-export * from "./src/errors.ts";
-export * from "./src/move.ts";
-export * from "./src/copy.ts";
-export * from "./src/write_file.ts";
-export * from "./src/remove.ts";
-export * from "./src/sweep.ts";
-export * from "./src/symlink.ts";
-export * from "./src/root.ts";
-export * from "./src/backend_info.ts";
-export * from "./src/types.ts";
+export {
+  AbortedError,
+  AlreadyExistsError,
+  CrossDeviceError,
+  InvalidArgumentError,
+  IsADirectoryError,
+  MountPointError,
+  NotADirectoryError,
+  NotEmptyError,
+  NotFoundError,
+  PermissionError,
+  SafeFsError,
+  type SafeFsErrorOptions,
+  SourceChangedError,
+  UnsupportedFileTypeError,
+} from "./src/errors.ts";
+export {
+  move,
+  type MoveOptions,
+  type MoveResult,
+  moveSync,
+} from "./src/move.ts";
+export {
+  copy,
+  type CopyOptions,
+  type CopyResult,
+  copySync,
+} from "./src/copy.ts";
+export {
+  writeFile,
+  type WriteFileData,
+  type WriteFileOptions,
+  type WriteFileResult,
+  writeFileSync,
+} from "./src/write_file.ts";
+export {
+  remove,
+  type RemoveOptions,
+  type RemoveProgress,
+  type RemoveResult,
+  removeSync,
+} from "./src/remove.ts";
+export { sweep, type SweepOptions, type SweepResult } from "./src/sweep.ts";
+export {
+  symlink,
+  type SymlinkOptions,
+  type SymlinkResult,
+} from "./src/symlink.ts";
+export {
+  type BatchFailure,
+  moveInto,
+  type MoveIntoResult,
+} from "./src/move_into.ts";
+export { copyInto, type CopyIntoResult } from "./src/copy_into.ts";
+export {
+  openRoot,
+  type OpenRootOptions,
+  type Root,
+  type RootDirEntry,
+  type RootMkdirOptions,
+  type RootReadFileOptions,
+} from "./src/root.ts";
+export {
+  type BackendInfo,
+  backendInfo,
+  type FilesystemInfo,
+} from "./src/backend_info.ts";
+export type {
+  CopyFilter,
+  PathLike,
+  Phase,
+  PreserveOptions,
+  Progress,
+  PublishMethod,
+} from "./src/types.ts";

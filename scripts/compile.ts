@@ -3,6 +3,7 @@
 // only --allow-read and --allow-write baked in (no net, env, run or ffi).
 // deno compile needs a `denort` runtime binary that cannot be downloaded on
 // every machine: this uses DENORT_BIN when set and otherwise says it skipped.
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -17,7 +18,8 @@ if (!denort) {
   );
   Deno.exit(0);
 }
-const root = new URL("..", import.meta.url).pathname;
+// A path, decoded (the checkout may live in a path with spaces).
+const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
 const out = await new Deno.Command(Deno.execPath(), {
   args: [
     "compile",
@@ -26,7 +28,7 @@ const out = await new Deno.Command(Deno.execPath(), {
     "--no-prompt",
     "--output",
     values.output!,
-    `${root}src/cli.ts`,
+    cli,
   ],
   env: { DENORT_BIN: denort },
 }).output();

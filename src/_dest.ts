@@ -46,12 +46,7 @@ export function statOrNull(
   name: string,
   follow = false,
 ): Stat | null {
-  try {
-    return sys.statAt(dir, name, follow);
-  } catch (e) {
-    if (e instanceof NotFoundError) return null;
-    throw e;
-  }
+  return sys.tryStatAt(dir, name, follow);
 }
 
 /** The error for a destination that exists without `overwrite`. */
@@ -97,6 +92,14 @@ export function checkDestination(
   const s = src.path;
   const d = dest.loc.abs;
   const sIsDir = src.st.kind === "dir";
+  const existing = statOrNull(dest.dir, dest.loc.name);
+  const same = existing !== null && existing.dev === src.st.dev &&
+    existing.ino === src.st.ino && existing.kind === src.st.kind;
+  if (same && overwrite) {
+    // rename(2) of an entry onto itself (or another name of it) does
+    // nothing: neither does a move with overwrite (a copy refuses it).
+    return { existing, same: true };
+  }
   if (sIsDir) {
     // Real locations: `dest` may reach into `src` through a symlink.
     const realS = sys.realPath(s);
@@ -108,20 +111,14 @@ export function checkDestination(
       );
     }
   }
-  const existing = statOrNull(dest.dir, dest.loc.name);
   if (dest.loc.slash) {
     if (existing !== null ? existing.kind !== "dir" : !sIsDir) {
       throw notADirectory(op, d);
     }
   }
   if (existing === null) return { existing, same: false };
-  if (
-    existing.dev === src.st.dev && existing.ino === src.st.ino &&
-    existing.kind === src.st.kind
-  ) {
-    if (!overwrite) throw alreadyExists(op, s, d);
-    return { existing, same: true };
-  }
+  if (same && op === "copy") return { existing, same: true };
+  if (same) throw alreadyExists(op, s, d);
   if (!overwrite) throw alreadyExists(op, s, d);
   // Replacements rename(2) would refuse, refused before anything is built.
   if (existing.kind === "dir" && !sIsDir) {

@@ -176,6 +176,11 @@ export function toSafeFsError(err: unknown, call: FailedCall): SafeFsError {
   let detail: string;
   if (err instanceof ErrnoError) {
     detail = `${REASONS[code] ?? code.toLowerCase()} (${code})`;
+    // A backend's own detail (which name, why errno is unknown) is kept.
+    const plain = `${err.syscall} failed (os error ${err.errno})`;
+    if (err.message !== plain && err.message.startsWith(plain + ": ")) {
+      detail += `: ${err.message.slice(plain.length + 2)}`;
+    }
   } else if (err instanceof Error) {
     detail = err.message.replace(/: [a-z]+ '.*$/s, "");
   } else {

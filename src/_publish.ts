@@ -29,6 +29,8 @@
  */
 import { type Dir, feat, type Kind, sys } from "./_sys.ts";
 import { type Gen, heavy } from "./_run.ts";
+import { deleteEntry } from "./_delete.ts";
+import { tempName } from "./_temp.ts";
 import { capsOf, isUnsupported } from "./_caps.ts";
 import { SafeFsError } from "./errors.ts";
 
@@ -69,6 +71,12 @@ export interface PublishPlan {
    * move between two directories).
    */
   durableLink?: boolean;
+  /**
+   * With the link method, on an entry not ours: leave the old name for the
+   * caller to unlink later (a batch unlinks every source once the
+   * destination directory is durable: one fsync for all, not one each).
+   */
+  deferUnlink?: (dir: Dir, name: string) => void;
 }
 
 function code(e: unknown): string {
@@ -160,6 +168,10 @@ export function* publish(
     }
     if (linked) {
       caps.link = true;
+      if (plan.deferUnlink !== undefined && !plan.ours) {
+        plan.deferUnlink(fromDir, from);
+        return { method: "link", exchanged: false };
+      }
       try {
         if (plan.durableLink) {
           yield* heavy(() => sys.fsync(toDir), () => sys.fsyncAsync(toDir));
@@ -167,9 +179,17 @@ export function* publish(
         sys.unlinkAt(fromDir, from);
       } catch (e) {
         // Our temp is now a second name of the destination: published
-        // all the same (sweep() finds the extra name). Someone else's
-        // entry: undo the link, so that nothing changed, and fail.
-        if (plan.ours) return { method: "link", exchanged: false };
+        // all the same; its unlink is tried once more (what still stays is
+        // found by sweep()). Someone else's entry: undo the link, so that
+        // nothing changed, and fail.
+        if (plan.ours) {
+          try {
+            sys.unlinkAt(fromDir, from);
+          } catch {
+            // Left, under its temp name.
+          }
+          return { method: "link", exchanged: false };
+        }
         try {
           sys.unlinkAt(toDir, to);
         } catch {
@@ -207,4 +227,68 @@ export function* publish(
     return { method: "checked", exchanged: false };
   }
   throw taken(fromDir, from, toDir, to);
+}
+
+function* fsyncDir(d: Dir): Gen<void> {
+  yield* heavy(() => sys.fsync(d), () => sys.fsyncAsync(d));
+}
+
+/**
+ * After an exchange, the replaced entry is `name` in `dir` (the temp's name,
+ * or a moved source's name): it is removed with the deletion engine, once
+ * the exchange is durable (else a crash could bring the half-removed tree
+ * back at the destination). A replaced entry that is not under a temp name
+ * is first renamed to one, so what a failure leaves is recognised by
+ * `sweep()`, never half a tree under a user's name.
+ *
+ * When the fsync fails, the replaced tree stays where it is (only an empty
+ * one is removed) and the error is thrown.
+ */
+export function* dropExchanged(
+  dir: Dir,
+  name: string,
+  op: string,
+  durable: boolean,
+  temp: boolean,
+): Gen<void> {
+  if (durable) {
+    try {
+      yield* fsyncDir(dir);
+    } catch (e) {
+      try {
+        sys.rmdirAt(dir, name);
+      } catch {
+        // Not empty (or gone): left as it is.
+      }
+      throw e;
+    }
+  }
+  let at = name;
+  if (!temp) {
+    at = tempName(name);
+    try {
+      sys.renameAt(dir, name, dir, at, "noreplace");
+    } catch (e) {
+      if (
+        !(e instanceof SafeFsError &&
+          (e.code === "EINVAL" || e.code === "ENOSYS"))
+      ) {
+        throw e;
+      }
+      sys.renameAt(dir, name, dir, at, "replace");
+    }
+  }
+  for (let attempt = 0;; attempt++) {
+    try {
+      const old = sys.tryStatAt(dir, at, false);
+      if (old !== null) {
+        yield* deleteEntry(dir, at, old, { op, oneFileSystem: true });
+      }
+      break;
+    } catch (e) {
+      // Once more (a passing failure); what still stays has a temp name.
+      if (attempt > 0) throw e;
+    }
+  }
+  if (durable) yield* fsyncDir(dir);
 }

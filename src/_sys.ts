@@ -17,7 +17,6 @@
  *
  * @module
  */
-import process from "node:process";
 import { toSafeFsError } from "./_errno.ts";
 import type {
   Backend,
@@ -202,13 +201,58 @@ function hw(h: Handle): string {
   return h.type === "dir" ? "dir" : "file";
 }
 
+const ids = new WeakMap<Handle, { dev: number; ino: number }>();
+
+/**
+ * `path` with each `..` resolved as the kernel resolves it: after following
+ * the symlinks before it (`g/outlink/../x` is `x` beside where `outlink`
+ * leads, not `g/x`). Backends receive paths without `..`, so neither Deno's
+ * own lexical normalisation (under scoped grants) nor a backend's can land
+ * somewhere else than the kernel, the shell and every other tool would.
+ */
+function kernelPath(path: string): string {
+  if (!/(^|\/)\.\.(\/|$)/.test(path)) return path;
+  let done = "/";
+  let pending: string[] = [];
+  const joined = (): string =>
+    pending.length === 0
+      ? done
+      : `${done === "/" ? "" : done}/${pending.join("/")}`;
+  for (const c of path.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c !== "..") {
+      pending.push(c);
+      continue;
+    }
+    const real = B.realPath(joined());
+    const cut = real.lastIndexOf("/");
+    done = cut <= 0 ? "/" : real.slice(0, cut);
+    pending = [];
+  }
+  return joined();
+}
+
 /** The seam every primitive calls. Failures are `SafeFsError`s. */
 export const sys = {
+  /**
+   * The identity (dev, ino) of an open handle: an fstat the first time, then
+   * remembered (a handle is one object for its whole life). Hooked as
+   * "fstat" when it makes the call.
+   */
+  idOf: (h: Handle): { dev: number; ino: number } => {
+    let id = ids.get(h);
+    if (id === undefined) {
+      const st = sys.fstat(h);
+      id = { dev: st.dev, ino: st.ino };
+      ids.set(h, id);
+    }
+    return id;
+  },
   /** Opens the directory at an absolute path (see `Backend.openDir`). */
   openDir: (path: string, follow: boolean): Dir =>
     run(
       () => ({ op: "openDir", path, how: follow ? "follow" : "nofollow" }),
-      () => B.openDir(path, follow),
+      () => B.openDir(kernelPath(path), follow),
     ),
   /** Opens directory `name` in `dir`, never following a symlink; `".."` climbs. */
   openDirAt: (dir: Dir, name: string): Dir =>
@@ -234,6 +278,22 @@ export const sys = {
         how: follow ? "follow" : "nofollow",
       }),
       () => B.statAt(dir, name, follow),
+    ),
+  /** The attribute flags of a regular file (probed on the path backend). */
+  attrsAt: (dir: Dir, name: string, st: Stat): number =>
+    run(
+      () => ({ op: "attrsAt", path: at(dir, name) }),
+      () => B.attrsAt(dir, name, st),
+    ),
+  /** `statAt`, or null when nothing is there (no error made for ENOENT). */
+  tryStatAt: (dir: Dir, name: string, follow = false): Stat | null =>
+    run(
+      () => ({
+        op: "statAt",
+        path: at(dir, name),
+        how: follow ? "follow" : "nofollow",
+      }),
+      () => B.tryStatAt(dir, name, follow),
     ),
   /** The entries of a directory (no `.`/`..`), unsorted. */
   list: (dir: Dir): DirEntry[] =>
@@ -453,6 +513,6 @@ export const sys = {
       return "denied";
     }
   },
-  /** The process umask (node:process reads it without changing it). Not hooked. */
-  umask: (): number => process.umask(),
+  /** The process umask, or null where it cannot be read. Not hooked. */
+  umask: (): number | null => B.umask(),
 };

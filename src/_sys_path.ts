@@ -22,6 +22,7 @@
  * @module
  */
 import * as nodeFs from "node:fs";
+import nodeProcess from "node:process";
 import type {
   Backend,
   Dir,
@@ -44,6 +45,8 @@ class PathDir implements Dir {
     public path: string,
     readonly dev: number,
     readonly ino: number,
+    /** Opened through a symlink at its last component (checked by stat). */
+    readonly follow: boolean,
   ) {}
 }
 
@@ -71,6 +74,15 @@ function coded(code: string, message: string): Error {
 
 function join(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
+function exists(p: string): boolean {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function kindOf(i: Deno.FileInfo): Kind {
@@ -122,7 +134,7 @@ function seconds(t: Timespec): number {
 /** Fails unless `d.path` still names the directory that was opened. */
 function check(d: Dir): PathDir {
   const pd = d as PathDir;
-  const i = Deno.lstatSync(pd.path);
+  const i = pd.follow ? Deno.statSync(pd.path) : Deno.lstatSync(pd.path);
   if (!i.isDirectory || i.dev !== pd.dev || i.ino !== pd.ino) {
     throw coded(
       "ESRCCHANGED",
@@ -178,7 +190,7 @@ function openDirPath(path: string, follow: boolean): PathDir {
   if (!i.isDirectory) {
     throw coded("ENOTDIR", `'${path}' is not a directory (os error 20)`);
   }
-  const d = new PathDir(path, i.dev, i.ino ?? 0);
+  const d = new PathDir(path, i.dev, i.ino ?? 0, follow);
   open.add(d);
   return d;
 }
@@ -224,9 +236,30 @@ export function createPathBackend(): Backend {
       const p = join((dir as PathDir).path, name);
       return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
     },
+    // chattr flags cannot be read without FFI, and every probe for them
+    // changes something (a write open copies an overlayfs file up).
+    attrsAt: () => 0,
+    tryStatAt: (dir, name, follow) => {
+      const p = join((dir as PathDir).path, name);
+      try {
+        return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return null;
+        throw e;
+      }
+    },
     list: (dir) => {
       const out: DirEntry[] = [];
-      for (const e of Deno.readDirSync((dir as PathDir).path)) {
+      const base = (dir as PathDir).path;
+      for (const e of Deno.readDirSync(base)) {
+        if (e.name.includes("\uFFFD") && !exists(join(base, e.name))) {
+          // Deno replaced bytes that are not UTF-8: the name given names
+          // nothing (or something else). Refused rather than guessed.
+          throw coded(
+            "EILSEQ",
+            `a name in '${base}' is not valid UTF-8 and cannot be named without --allow-ffi (os error 84)`,
+          );
+        }
         out.push({
           name: e.name,
           kind: e.isFile
@@ -317,7 +350,18 @@ export function createPathBackend(): Backend {
       );
     },
     symlinkAt: (target, dir, name) => {
-      Deno.symlinkSync(target, join(check(dir).path, name));
+      const p = join(check(dir).path, name);
+      // Deno's own check for symlinks asks only whether writing is granted
+      // somewhere: a --deny-write scope would not stop it.
+      if (
+        Deno.permissions.querySync({ name: "write", path: p }).state !==
+          "granted"
+      ) {
+        throw new Deno.errors.NotCapable(
+          `Requires write access to "${p}", run again with the --allow-write flag`,
+        );
+      }
+      Deno.symlinkSync(target, p);
     },
     readLinkAt: (dir, name) =>
       Deno.readLinkSync(join((dir as PathDir).path, name)),
@@ -328,7 +372,22 @@ export function createPathBackend(): Backend {
       Deno.chmodSync(join(check(dir).path, name), mode);
     },
     accessDir: (dir, mode) => {
-      nodeFs.accessSync(check(dir).path, mode);
+      const d = check(dir);
+      if ((mode & 2) !== 0) {
+        // A read-only mount: the rename of a name that does not exist is
+        // refused with EROFS before the name is even looked up (ENOENT
+        // otherwise). Nothing is created, so nothing changes, not even an
+        // overlayfs copy-up (a probe that made a file would copy the
+        // directory up, and change its identity).
+        const probe = join(d.path, `.${crypto.randomUUID()}.safefs-tmp`);
+        try {
+          Deno.renameSync(probe, probe + "2");
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+      }
+      // Deno's access() reads the mode bits (not ACLs or chattr flags).
+      nodeFs.accessSync(d.path, mode);
     },
     chown: (h, uid, gid) => {
       Deno.chownSync(
@@ -408,6 +467,19 @@ export function createPathBackend(): Backend {
     },
     fsInfo: (): FsInfo | null => null,
     realPath: (path) => Deno.realPathSync(path),
+    umask: () => {
+      try {
+        if (
+          Deno.permissions.querySync(
+            { name: "sys", kind: "umask" } as Deno.PermissionDescriptor,
+          ).state !==
+            "granted"
+        ) return null;
+        return nodeProcess.umask();
+      } catch {
+        return null;
+      }
+    },
     euid: () => {
       try {
         if (

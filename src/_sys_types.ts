@@ -86,6 +86,12 @@ export interface DirEntry {
   name: string;
   /** From the listing itself (`d_type`); `null` when the filesystem did not say. */
   kind: Kind | null;
+  /**
+   * The inode number from the listing (`d_ino`, low 53 bits), where the
+   * backend has it (ffi). On most filesystems it equals `Stat.ino`; where
+   * it does not (overlayfs may differ), callers fall back to `statAt`.
+   */
+  ino?: number;
 }
 
 /** An open directory. Opaque outside its backend. */
@@ -202,6 +208,17 @@ export interface Backend {
   fstat(h: Handle): Stat;
   /** stat of `name` in `dir` (AT_SYMLINK_NOFOLLOW unless `follow`). */
   statAt(dir: Dir, name: string, follow: boolean): Stat;
+  /**
+   * `statAt`, or null when nothing is there (ENOENT), without the cost of an
+   * error (the usual answer for a destination about to be created).
+   */
+  tryStatAt(dir: Dir, name: string, follow: boolean): Stat | null;
+  /**
+   * The attribute flags of a regular file (`st`: its stat): the ffi backend
+   * returns `st.attrs` (from statx); the path backend cannot read them
+   * without changing something (0).
+   */
+  attrsAt(dir: Dir, name: string, st: Stat): number;
   /** The entries of `dir`, without `.` and `..`, in no particular order. */
   list(dir: Dir): DirEntry[];
   /** Opens `name` in `dir` as a file (never a directory: EISDIR). */
@@ -306,6 +323,8 @@ export interface Backend {
   realPath(path: string): string;
   /** The effective user ID, or null where the backend cannot tell without a permission. */
   euid(): number | null;
+  /** The process umask (read, never changed), or null where it cannot be read. */
+  umask(): number | null;
 }
 
 /**

@@ -14,6 +14,7 @@ import { checkDestination, notADirectory, openParent } from "./_dest.ts";
 import { checkFollowedLink } from "./_perm.ts";
 import type { PublishMethod } from "./_publish.ts";
 import { transfer } from "./_copy/transfer.ts";
+import type { DirSyncs } from "./_copy/sync.ts";
 import { unsupported, vanished } from "./_copy/walk.ts";
 import { planKind } from "./_copy/plan.ts";
 import {
@@ -169,9 +170,18 @@ export interface CopyArgs {
   destDir: Dir;
 }
 
-/** The copy itself, on opened directories (also `Root.copy`). */
-export function* copyAt(a: CopyArgs, options: CopyOptions): Gen<CopyResult> {
+/**
+ * The copy itself, on opened directories (also `Root.copy` and
+ * `copyInto`; with `batch`, the destination directory's fsync is left to
+ * the batch).
+ */
+export function* copyAt(
+  a: CopyArgs,
+  options: CopyOptions,
+  batch?: DirSyncs,
+): Gen<CopyResult> {
   const o = engineOptions(options);
+  o.batch = batch;
   const s = a.src.abs;
   const d = a.dest.abs;
   checkAbort(o.signal, "copy", s);
@@ -283,8 +293,10 @@ function* copyPaths(
 ): Gen<CopyResult> {
   const s = locate(src, "copy", true);
   const d = locate(dest, "copy");
+  // The source is opened by name in its directory: that directory is read.
   const needs: Need[] = [
     { kind: "read", path: s.abs, followLast: options.dereference ?? false },
+    { kind: "read", path: s.parent, followLast: true },
     { kind: "read", path: d.parent, followLast: true },
     { kind: "write", path: d.parent, followLast: true },
   ];

@@ -370,19 +370,40 @@ export class SourceChangedError extends SafeFsError {}
 export class PermissionError extends SafeFsError {
   /** The Deno flag that would grant what is missing, when Deno refused. */
   readonly flag?: string;
+  /**
+   * Every Deno flag missing for the call, when Deno refused: the preflight
+   * reports them all at once (`flag` is the first). `["--allow-all"]` for
+   * paths Deno reserves to `--allow-all` (under `/dev`, `/proc`, `/sys`).
+   *
+   * @example
+   * ```ts
+   * import { PermissionError } from "@safefs/safefs";
+   * const err = new PermissionError("Missing 2 permissions", {
+   *   code: "ENOTCAPABLE",
+   *   op: "copy",
+   *   flags: ["--allow-read=/src", "--allow-write=/dst"],
+   * });
+   * console.log(err.flag); // "--allow-read=/src"
+   * ```
+   */
+  readonly flags?: string[];
 
   /**
    * Creates a permission error.
    *
    * @param message A sentence-case message that quotes the paths.
-   * @param options What failed and, for Deno permissions, the missing flag.
+   * @param options What failed and, for Deno permissions, the missing flag
+   * (`flag`) or flags (`flags`; `flag` defaults to the first of them).
    */
   constructor(
     message: string,
-    options: SafeFsErrorOptions & { flag?: string },
+    options: SafeFsErrorOptions & { flag?: string; flags?: string[] },
   ) {
     super(message, options);
-    if (options.flag !== undefined) this.flag = options.flag;
+    const flag = options.flag ?? options.flags?.[0];
+    if (flag !== undefined) this.flag = flag;
+    const flags = options.flags ?? (flag === undefined ? undefined : [flag]);
+    if (flags !== undefined) this.flags = [...flags];
   }
 }
 

@@ -15,7 +15,12 @@ import {
   openParent,
   statOrNull,
 } from "./_dest.ts";
-import { isOccupied, publish, type PublishMethod } from "./_publish.ts";
+import {
+  dropExchanged,
+  isOccupied,
+  publish,
+  type PublishMethod,
+} from "./_publish.ts";
 import { deleteEntry, type Guard, leftoverError } from "./_delete.ts";
 import { afterPublish, transfer } from "./_copy/transfer.ts";
 import {
@@ -25,7 +30,7 @@ import {
   verifyCopy,
 } from "./_copy/walk.ts";
 import { K_DIR, K_FILE, type Plan, planKind } from "./_copy/plan.ts";
-import { fsync } from "./_copy/sync.ts";
+import { type DirSyncs, fsync } from "./_copy/sync.ts";
 import {
   checkAbort,
   type EngineOptions,
@@ -108,8 +113,16 @@ export interface MoveArgs {
   destDir: Dir;
 }
 
-/** The move itself, on opened directories (also `Root.move`). */
-export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
+/**
+ * The move itself, on opened directories (also `Root.move` and
+ * `moveInto`). With `batch`, the directories' fsyncs after a rename are left
+ * to the batch (see `DirSyncs`).
+ */
+export function* moveAt(
+  a: MoveArgs,
+  options: MoveOptions,
+  batch?: DirSyncs,
+): Gen<MoveResult> {
   const op = "move";
   const s = a.src.abs;
   const d = a.dest.abs;
@@ -144,7 +157,7 @@ export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
     result.entries = 0;
     return result;
   }
-  const destSt = sys.fstat(a.destDir);
+  const destSt = sys.idOf(a.destDir);
   if (st.dev === destSt.dev) {
     const done = yield* renameInPlace(
       a,
@@ -153,6 +166,7 @@ export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
       state.existing,
       overwrite,
       durable,
+      batch,
     );
     if (done !== null) {
       result.publish = done;
@@ -180,12 +194,13 @@ export function* moveAt(a: MoveArgs, options: MoveOptions): Gen<MoveResult> {
 function* renameInPlace(
   a: MoveArgs,
   st: Stat,
-  destSt: Stat,
+  destSt: { dev: number; ino: number },
   existing: Stat | null,
   overwrite: boolean,
   durable: boolean,
+  batch: DirSyncs | undefined,
 ): Gen<PublishMethod | null> {
-  const srcSt = sys.fstat(a.srcDir);
+  const srcSt = sys.idOf(a.srcDir);
   const twoDirs = srcSt.dev !== destSt.dev || srcSt.ino !== destSt.ino;
   let empty = false;
   if (st.kind === "dir" && !overwrite && !feat.renameFlags) {
@@ -206,7 +221,10 @@ function* renameInPlace(
       ours: false,
       empty,
       destIsDir: existing?.kind === "dir",
-      durableLink: durable && twoDirs,
+      durableLink: durable,
+      deferUnlink: durable && batch !== undefined
+        ? (dir, name) => batch.unlinkLater(dir, name, st.ino)
+        : undefined,
     });
   } catch (e) {
     if (e instanceof CrossDeviceError) return null;
@@ -238,18 +256,25 @@ function* renameInPlace(
     throw e;
   }
   try {
-    if (durable) yield* fsync(a.destDir);
-    if (pub.exchanged) {
-      // The replaced directory now has the source's name: remove it.
-      const old = statOrNull(a.srcDir, a.src.name);
-      if (old !== null) {
-        yield* deleteEntry(a.srcDir, a.src.name, old, {
-          op: "move",
-          oneFileSystem: true,
-        });
-      }
+    if (durable && batch !== undefined && !pub.exchanged) {
+      // One rename: until the batch's fsyncs, the entry is at its source or
+      // at its destination, never neither.
+      batch.add(a.destDir);
+      batch.add(a.srcDir);
+      return pub.method;
     }
-    if (durable && (twoDirs || pub.exchanged)) yield* fsync(a.srcDir);
+    if (pub.exchanged) {
+      // The replaced directory now has the source's name: made durable in
+      // both directories, then renamed to a temp name and removed.
+      if (durable && twoDirs) yield* fsync(a.destDir);
+      yield* dropExchanged(a.srcDir, a.src.name, "move", durable, false);
+      return pub.method;
+    }
+    // With the link method, the destination's directory was fsynced
+    // between the link and the unlink already: only the unlink is left to
+    // make durable, in the source's directory.
+    if (durable && pub.method !== "link") yield* fsync(a.destDir);
+    if (durable && (twoDirs || pub.method === "link")) yield* fsync(a.srcDir);
   } catch (e) {
     throw afterPublish(e, a.dest.abs, a.src.abs);
   }
@@ -260,7 +285,7 @@ function* renameInPlace(
 function* moveAcross(
   a: MoveArgs,
   st: Stat,
-  destSt: Stat,
+  destSt: { dev: number; ino: number },
   existing: Stat | null,
   options: MoveOptions,
   result: MoveResult,
@@ -288,7 +313,7 @@ function* moveAcross(
   // with nothing copied, when it knowably will not be.
   const srcSt = sys.fstat(a.srcDir);
   canRemoveFrom(a.srcDir, a.src.parent, srcSt.uid, srcSt.mode, op);
-  canUnlink(st, s, srcSt.uid, srcSt.mode, op);
+  canUnlink(a.srcDir, a.src.name, st, s, srcSt.uid, srcSt.mode, op);
   const o: EngineOptions = {
     op,
     durable,
@@ -342,6 +367,7 @@ function* moveAcross(
           d,
           op,
           undefined,
+          d,
         );
       }
       options.onProgress?.({
@@ -395,7 +421,7 @@ function guardOf(p: Plan): Guard {
   let map = new Map<string, number>();
   return {
     root: 0,
-    child(parent, name) {
+    child(parent: number, name: string): number {
       if (parent < 0 || p.kind[parent] !== K_DIR) return -1;
       if (parent !== cached) {
         map = p.childMap(parent);
@@ -403,7 +429,7 @@ function guardOf(p: Plan): Guard {
       }
       return map.get(name) ?? -1;
     },
-    unchanged(i, st) {
+    unchanged(i: number, st: Stat): boolean {
       if (!p.sameIdentity(i, st)) return false;
       if (p.kind[i] !== K_FILE) return true;
       return st.size === p.size[i] && st.mtimeSec === p.mtS[i] &&

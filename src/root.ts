@@ -486,29 +486,34 @@ class RootHandle implements Root {
     dest: string,
     options: MoveOptions = {},
   ): Promise<MoveResult> {
-    const self = this;
-    return runAsync((function* (): Gen<MoveResult> {
-      const op = "move";
-      const s = yield* self.#entry(op, src);
+    return runAsync(this.#move(src, dest, options));
+  }
+
+  *#move(
+    src: string,
+    dest: string,
+    options: MoveOptions,
+  ): Gen<MoveResult> {
+    const op = "move";
+    const s = yield* this.#entry(op, src);
+    try {
+      const d = yield* this.#entry(op, dest);
       try {
-        const d = yield* self.#entry(op, dest);
-        try {
-          const needs: Need[] = [
-            { kind: "write", path: s.abs },
-            { kind: "write", path: d.abs },
-          ];
-          preflight(op, needs);
-          return yield* moveAt(
-            { src: locOf(s), srcDir: s.dir, dest: locOf(d), destDir: d.dir },
-            options,
-          );
-        } finally {
-          release(self.#root, d);
-        }
+        const needs: Need[] = [
+          { kind: "write", path: s.abs },
+          { kind: "write", path: d.abs },
+        ];
+        preflight(op, needs);
+        return yield* moveAt(
+          { src: locOf(s), srcDir: s.dir, dest: locOf(d), destDir: d.dir },
+          options,
+        );
       } finally {
-        release(self.#root, s);
+        release(this.#root, d);
       }
-    })());
+    } finally {
+      release(this.#root, s);
+    }
   }
 
   copy(
@@ -516,49 +521,54 @@ class RootHandle implements Root {
     dest: string,
     options: CopyOptions = {},
   ): Promise<CopyResult> {
-    const self = this;
-    return runAsync((function* (): Gen<CopyResult> {
-      const op = "copy";
-      const dereference = options.dereference ?? false;
-      const s = dereference
-        ? yield* self.#followed(op, src)
-        : yield* self.#entry(op, src);
-      try {
-        if (dereference && s.st === null) {
-          throw new NotFoundError(
-            `Cannot copy '${src}': '${s.abs}' does not exist`,
-            {
-              code: "ENOENT",
-              op,
-              path: s.abs,
-            },
-          );
-        }
-        if (dereference && s.st?.kind === "dir") {
-          yield* self.#confineTree(op, s);
-        }
-        const d = yield* self.#entry(op, dest);
-        try {
-          preflight(op, [
-            { kind: "read", path: s.abs },
-            { kind: "write", path: d.abs },
-          ]);
-          // A source that is the directory reached by `.`/`..` (dereference)
-          // is copied as that directory, by name in its parent.
-          if (s.name === "") {
-            return yield* self.#copyDirItself(s, d, options);
-          }
-          return yield* copyAt(
-            { src: locOf(s), srcDir: s.dir, dest: locOf(d), destDir: d.dir },
-            options,
-          );
-        } finally {
-          release(self.#root, d);
-        }
-      } finally {
-        release(self.#root, s);
+    return runAsync(this.#copy(src, dest, options));
+  }
+
+  *#copy(
+    src: string,
+    dest: string,
+    options: CopyOptions,
+  ): Gen<CopyResult> {
+    const op = "copy";
+    const dereference = options.dereference ?? false;
+    const s = dereference
+      ? yield* this.#followed(op, src)
+      : yield* this.#entry(op, src);
+    try {
+      if (dereference && s.st === null) {
+        throw new NotFoundError(
+          `Cannot copy '${src}': '${s.abs}' does not exist`,
+          {
+            code: "ENOENT",
+            op,
+            path: s.abs,
+          },
+        );
       }
-    })());
+      if (dereference && s.st?.kind === "dir") {
+        yield* this.#confineTree(op, s);
+      }
+      const d = yield* this.#entry(op, dest);
+      try {
+        preflight(op, [
+          { kind: "read", path: s.abs },
+          { kind: "write", path: d.abs },
+        ]);
+        // A source that is the directory reached by `.`/`..` (dereference)
+        // is copied as that directory, by name in its parent.
+        if (s.name === "") {
+          return yield* this.#copyDirItself(s, d, options);
+        }
+        return yield* copyAt(
+          { src: locOf(s), srcDir: s.dir, dest: locOf(d), destDir: d.dir },
+          options,
+        );
+      } finally {
+        release(this.#root, d);
+      }
+    } finally {
+      release(this.#root, s);
+    }
   }
 
   *#copyDirItself(
@@ -578,25 +588,26 @@ class RootHandle implements Root {
   }
 
   remove(path: string, options: RemoveOptions = {}): Promise<RemoveResult> {
-    const self = this;
-    return runAsync((function* (): Gen<RemoveResult> {
-      const op = "remove";
-      let r: Resolved;
-      try {
-        r = yield* self.#entry(op, path);
-      } catch (e) {
-        if (options.missingOk && e instanceof NotFoundError) {
-          return { path: e.path ?? self.path, entriesRemoved: 0 };
-        }
-        throw e;
+    return runAsync(this.#remove(path, options));
+  }
+
+  *#remove(path: string, options: RemoveOptions): Gen<RemoveResult> {
+    const op = "remove";
+    let r: Resolved;
+    try {
+      r = yield* this.#entry(op, path);
+    } catch (e) {
+      if (options.missingOk && e instanceof NotFoundError) {
+        return { path: e.path ?? this.path, entriesRemoved: 0 };
       }
-      try {
-        preflight(op, [{ kind: "write", path: r.abs }]);
-        return yield* removeAt(locOf(r), r.dir, options);
-      } finally {
-        release(self.#root, r);
-      }
-    })());
+      throw e;
+    }
+    try {
+      preflight(op, [{ kind: "write", path: r.abs }]);
+      return yield* removeAt(locOf(r), r.dir, options);
+    } finally {
+      release(this.#root, r);
+    }
   }
 
   writeFile(
@@ -604,23 +615,65 @@ class RootHandle implements Root {
     data: WriteFileData,
     options: WriteFileOptions = {},
   ): Promise<WriteFileResult> {
-    const self = this;
-    return runAsync((function* (): Gen<WriteFileResult> {
-      const op = "writeFile";
-      const root = self.#open(op, path);
-      const r = options.parents
-        ? yield* resolve(root, {
-          op,
-          given: path,
-          follow: false,
-          create: { mode: 0o777, durable: options.durable ?? true },
-        })
-        : yield* self.#entry(op, path);
+    return runAsync(this.#writeFile(path, data, options));
+  }
+
+  *#writeFile(
+    path: string,
+    data: WriteFileData,
+    options: WriteFileOptions,
+  ): Gen<WriteFileResult> {
+    const op = "writeFile";
+    const root = this.#open(op, path);
+    const r = options.parents
+      ? yield* resolve(root, {
+        op,
+        given: path,
+        follow: false,
+        create: { mode: 0o777, durable: options.durable ?? true },
+      })
+      : yield* this.#entry(op, path);
+    try {
+      if (r.name === "") {
+        throw errorFor(
+          "EISDIR",
+          `Cannot write '${path}': it is a directory`,
+          {
+            code: "EISDIR",
+            op,
+            path: r.abs,
+          },
+        );
+      }
+      preflight(op, [{ kind: "write", path: r.abs }]);
+      return yield* writeFileAt(locOf(r), r.dir, data, options, false);
+    } finally {
+      release(this.#root, r);
+    }
+  }
+
+  readFile(
+    path: string,
+    options: RootReadFileOptions = {},
+  ): Promise<Uint8Array> {
+    return runAsync(this.#readFile(path, options));
+  }
+
+  *#readFile(
+    path: string,
+    options: RootReadFileOptions,
+  ): Gen<Uint8Array> {
+    const op = "readFile";
+    for (let attempt = 1;; attempt++) {
+      const r = yield* this.#followed(op, path);
+      let st;
+      let data: Uint8Array;
       try {
-        if (r.name === "") {
+        st = this.#existing(op, path, r);
+        if (st.kind === "dir") {
           throw errorFor(
             "EISDIR",
-            `Cannot write '${path}': it is a directory`,
+            `Cannot readFile '${path}': '${r.abs}' is a directory`,
             {
               code: "EISDIR",
               op,
@@ -628,151 +681,121 @@ class RootHandle implements Root {
             },
           );
         }
-        preflight(op, [{ kind: "write", path: r.abs }]);
-        return yield* writeFileAt(locOf(r), r.dir, data, options, false);
-      } finally {
-        release(self.#root, r);
-      }
-    })());
-  }
-
-  readFile(
-    path: string,
-    options: RootReadFileOptions = {},
-  ): Promise<Uint8Array> {
-    const self = this;
-    return runAsync((function* (): Gen<Uint8Array> {
-      const op = "readFile";
-      for (let attempt = 1;; attempt++) {
-        const r = yield* self.#followed(op, path);
-        let st;
-        let data: Uint8Array;
-        try {
-          st = self.#existing(op, path, r);
-          if (st.kind === "dir") {
-            throw errorFor(
-              "EISDIR",
-              `Cannot readFile '${path}': '${r.abs}' is a directory`,
-              {
-                code: "EISDIR",
-                op,
-                path: r.abs,
-              },
-            );
-          }
-          if (st.kind !== "file") {
-            // Refused before open: on the path backend a FIFO would block.
-            throw new UnsupportedFileTypeError(
-              `Cannot readFile '${path}': '${r.abs}' is not a regular file`,
-              { code: "EFTYPE", op, path: r.abs },
-            );
-          }
-          preflight(op, [{ kind: "read", path: r.abs }]);
-          checkAbort(options.signal, op, r.abs);
-          data = yield* readAll(r, st, options.signal);
-        } finally {
-          release(self.#root, r);
-        }
-        if (feat.fdRelative) return data;
-        // The path backend: the directories on the way were re-resolved by
-        // path; the file must still be what the path leads to.
-        const again = yield* self.#followed(op, path);
-        release(self.#root, again);
-        if (
-          again.st !== null && again.st.dev === st.dev &&
-          again.st.ino === st.ino
-        ) {
-          return data;
-        }
-        if (attempt >= READ_ATTEMPTS) {
-          throw new SourceChangedError(
-            `Cannot readFile '${path}': what it leads to changed while it was read, ` +
-              `${READ_ATTEMPTS} times; nothing was returned`,
-            { code: "ESRCCHANGED", op, path: r.abs },
+        if (st.kind !== "file") {
+          // Refused before open: on the path backend a FIFO would block.
+          throw new UnsupportedFileTypeError(
+            `Cannot readFile '${path}': '${r.abs}' is not a regular file`,
+            { code: "EFTYPE", op, path: r.abs },
           );
         }
+        preflight(op, [{ kind: "read", path: r.abs }]);
+        checkAbort(options.signal, op, r.abs);
+        data = yield* readAll(r, st, options.signal);
+      } finally {
+        release(this.#root, r);
       }
-    })());
+      if (feat.fdRelative) return data;
+      // The path backend: the directories on the way were re-resolved by
+      // path; the file must still be what the path leads to.
+      const again = yield* this.#followed(op, path);
+      release(this.#root, again);
+      if (
+        again.st !== null && again.st.dev === st.dev &&
+        again.st.ino === st.ino
+      ) {
+        return data;
+      }
+      if (attempt >= READ_ATTEMPTS) {
+        throw new SourceChangedError(
+          `Cannot readFile '${path}': what it leads to changed while it was read, ` +
+            `${READ_ATTEMPTS} times; nothing was returned`,
+          { code: "ESRCCHANGED", op, path: r.abs },
+        );
+      }
+    }
   }
 
   stat(path: string): Promise<Deno.FileInfo> {
-    const self = this;
-    return runAsync((function* (): Gen<Deno.FileInfo> {
-      const r = yield* self.#followed("stat", path);
-      try {
-        return toFileInfo(self.#existing("stat", path, r));
-      } finally {
-        release(self.#root, r);
-      }
-    })());
+    return runAsync(this.#stat(path));
+  }
+
+  *#stat(path: string): Gen<Deno.FileInfo> {
+    const r = yield* this.#followed("stat", path);
+    try {
+      return toFileInfo(this.#existing("stat", path, r));
+    } finally {
+      release(this.#root, r);
+    }
   }
 
   lstat(path: string): Promise<Deno.FileInfo> {
-    const self = this;
-    return runAsync((function* (): Gen<Deno.FileInfo> {
-      const op = "lstat";
-      const root = self.#open(op, path);
-      const r = yield* resolve(root, { op, given: path, follow: false });
+    return runAsync(this.#lstat(path));
+  }
+
+  *#lstat(path: string): Gen<Deno.FileInfo> {
+    const op = "lstat";
+    const root = this.#open(op, path);
+    const r = yield* resolve(root, { op, given: path, follow: false });
+    try {
+      if (r.name === "") return toFileInfo(sys.fstat(r.dir));
       try {
-        if (r.name === "") return toFileInfo(sys.fstat(r.dir));
-        try {
-          return toFileInfo(sys.statAt(r.dir, r.name, false));
-        } catch (e) {
-          if (e instanceof NotFoundError) throw notFound(op, path, r.abs, e);
-          throw e;
-        }
-      } finally {
-        release(self.#root, r);
+        return toFileInfo(sys.statAt(r.dir, r.name, false));
+      } catch (e) {
+        if (e instanceof NotFoundError) throw notFound(op, path, r.abs, e);
+        throw e;
       }
-    })());
+    } finally {
+      release(this.#root, r);
+    }
   }
 
   mkdir(path: string, options: RootMkdirOptions = {}): Promise<void> {
-    const self = this;
-    return runAsync((function* (): Gen<void> {
-      const op = "mkdir";
-      const recursive = options.recursive ?? false;
-      const durable = options.durable ?? true;
-      const mode = options.mode ?? 0o777;
-      if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-        throw new InvalidArgumentError(
-          `Cannot mkdir '${path}': mode must be an integer from 0 to 0o7777, got ${mode}`,
-          { code: "EINVAL", op, path },
+    return runAsync(this.#mkdir(path, options));
+  }
+
+  *#mkdir(path: string, options: RootMkdirOptions): Gen<void> {
+    const op = "mkdir";
+    const recursive = options.recursive ?? false;
+    const durable = options.durable ?? true;
+    const mode = options.mode ?? 0o777;
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+      throw new InvalidArgumentError(
+        `Cannot mkdir '${path}': mode must be an integer from 0 to 0o7777, got ${mode}`,
+        { code: "EINVAL", op, path },
+      );
+    }
+    const root = this.#open(op, path);
+    const r = yield* resolve(root, {
+      op,
+      given: path,
+      follow: false,
+      ...(recursive ? { create: { mode, durable } } : {}),
+    });
+    try {
+      if (r.name === "") {
+        if (recursive) return;
+        throw new AlreadyExistsError(
+          `Cannot mkdir '${path}': '${r.abs}' exists`,
+          { code: "EEXIST", op, path: r.abs },
         );
       }
-      const root = self.#open(op, path);
-      const r = yield* resolve(root, {
-        op,
-        given: path,
-        follow: false,
-        ...(recursive ? { create: { mode, durable } } : {}),
-      });
+      preflight(op, [{ kind: "write", path: r.abs }]);
       try {
-        if (r.name === "") {
-          if (recursive) return;
-          throw new AlreadyExistsError(
-            `Cannot mkdir '${path}': '${r.abs}' exists`,
-            { code: "EEXIST", op, path: r.abs },
-          );
-        }
-        preflight(op, [{ kind: "write", path: r.abs }]);
-        try {
-          sys.mkdirAt(r.dir, r.name, mode);
-        } catch (e) {
-          if (!(e instanceof AlreadyExistsError)) throw e;
-          if (recursive && (yield* self.#isConfinedDir(op, path))) return;
-          throw new AlreadyExistsError(
-            `Cannot mkdir '${path}': '${r.abs}' exists${
-              recursive ? " and is not a directory" : ""
-            }`,
-            { code: "EEXIST", op, path: r.abs, cause: e },
-          );
-        }
-        if (durable) yield* fsync(r.dir);
-      } finally {
-        release(self.#root, r);
+        sys.mkdirAt(r.dir, r.name, mode);
+      } catch (e) {
+        if (!(e instanceof AlreadyExistsError)) throw e;
+        if (recursive && (yield* this.#isConfinedDir(op, path))) return;
+        throw new AlreadyExistsError(
+          `Cannot mkdir '${path}': '${r.abs}' exists${
+            recursive ? " and is not a directory" : ""
+          }`,
+          { code: "EEXIST", op, path: r.abs, cause: e },
+        );
       }
-    })());
+      if (durable) yield* fsync(r.dir);
+    } finally {
+      release(this.#root, r);
+    }
   }
 
   /** mkdir -p onto an existing entry: a directory, or a symlink to one inside the root. */
@@ -783,54 +806,56 @@ class RootHandle implements Root {
   }
 
   readDir(path: string): Promise<RootDirEntry[]> {
-    const self = this;
-    return runAsync((function* (): Gen<RootDirEntry[]> {
-      const op = "readDir";
-      const r = yield* self.#followed(op, path);
+    return runAsync(this.#readDir(path));
+  }
+
+  *#readDir(path: string): Gen<RootDirEntry[]> {
+    const op = "readDir";
+    const r = yield* this.#followed(op, path);
+    try {
+      const d = this.#dirOf(op, path, r);
       try {
-        const d = self.#dirOf(op, path, r);
-        try {
-          const out: RootDirEntry[] = [];
-          for (const e of sys.list(d)) {
-            const kind = e.kind ?? sys.statAt(d, e.name, false).kind;
-            out.push({
-              name: e.name,
-              isFile: kind === "file",
-              isDirectory: kind === "dir",
-              isSymlink: kind === "symlink",
-            });
-          }
-          return out.sort((
-            a,
-            b,
-          ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        } finally {
-          if (d !== r.dir) sys.close(d);
+        const out: RootDirEntry[] = [];
+        for (const e of sys.list(d)) {
+          const kind = e.kind ?? sys.statAt(d, e.name, false).kind;
+          out.push({
+            name: e.name,
+            isFile: kind === "file",
+            isDirectory: kind === "dir",
+            isSymlink: kind === "symlink",
+          });
         }
+        return out.sort((
+          a,
+          b,
+        ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       } finally {
-        release(self.#root, r);
+        if (d !== r.dir) sys.close(d);
       }
-    })());
+    } finally {
+      release(this.#root, r);
+    }
   }
 
   sweep(dir: string, options: SweepOptions = {}): Promise<SweepResult> {
-    const self = this;
-    return runAsync((function* (): Gen<SweepResult> {
-      const op = "sweep";
-      const olderThan = checkAge(dir, options.olderThan ?? HOUR);
-      const r = yield* self.#followed(op, dir);
+    return runAsync(this.#sweep(dir, options));
+  }
+
+  *#sweep(dir: string, options: SweepOptions): Gen<SweepResult> {
+    const op = "sweep";
+    const olderThan = checkAge(dir, options.olderThan ?? HOUR);
+    const r = yield* this.#followed(op, dir);
+    try {
+      const d = this.#dirOf(op, dir, r);
       try {
-        const d = self.#dirOf(op, dir, r);
-        try {
-          preflight(op, [{ kind: "write", path: r.abs }]);
-          return yield* sweepDir(d, r.abs, olderThan, options.dryRun ?? false);
-        } finally {
-          if (d !== r.dir) sys.close(d);
-        }
+        preflight(op, [{ kind: "write", path: r.abs }]);
+        return yield* sweepDir(d, r.abs, olderThan, options.dryRun ?? false);
       } finally {
-        release(self.#root, r);
+        if (d !== r.dir) sys.close(d);
       }
-    })());
+    } finally {
+      release(this.#root, r);
+    }
   }
 
   /** The directory a followed resolution names, open (r.dir itself, or opened from it). */

@@ -9,7 +9,7 @@ import { preflight } from "./_perm.ts";
 import { type Dir, feat, type Handle, type Stat, sys } from "./_sys.ts";
 import { type Gen, runAsync } from "./_run.ts";
 import { isTempName } from "./_temp.ts";
-import { deleteEntry } from "./_delete.ts";
+import { deleteEntry, leftoverError } from "./_delete.ts";
 import { fsync } from "./_copy/sync.ts";
 import { errorFor } from "./_errno.ts";
 import { InvalidArgumentError, NotFoundError, SafeFsError } from "./errors.ts";
@@ -160,6 +160,8 @@ export function* sweepDir(
           op,
           oneFileSystem: true,
         });
+        const left = leftoverError(op, path, r);
+        if (left !== null) throw left;
         if (r.removed > 0) removed.push(path);
       } catch (e) {
         firstError ??= e;

@@ -10,7 +10,7 @@ import { preflight } from "./_perm.ts";
 import { type Dir, feat, type File, sys } from "./_sys.ts";
 import { awaited, type Gen, heavy, runAsync, runSync } from "./_run.ts";
 import { tempName } from "./_temp.ts";
-import { alreadyExists, notADirectory, statOrNull } from "./_dest.ts";
+import { notADirectory, statOrNull } from "./_dest.ts";
 import { isOccupied, publish, type PublishMethod } from "./_publish.ts";
 import { afterPublish, cleanup } from "./_copy/transfer.ts";
 import { fsync } from "./_copy/sync.ts";

@@ -3,7 +3,7 @@
 // subprocesses (other deleters, creators, a symlink-swap attacker), checks.
 import { join } from "node:path";
 import { isTempName } from "../src/_temp.ts";
-import { DENO, outputOf } from "./_helpers.ts";
+import { DENO } from "./_helpers.ts";
 
 /** `mkdir -p` of every path, relative to `root`. */
 export function mkdirs(root: string, ...rels: string[]): void {
@@ -123,33 +123,23 @@ export async function finished(
   };
 }
 
-/** Kills a child (ignoring one that already exited) and reaps it. */
-export async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // exited already
-  }
-  await child.status;
-}
-
 /**
- * A symlink-swap attacker: keeps replacing the directory `sub` with a symlink
- * to `outside` (moving the real one aside to `sub.away` and back), with
- * random holds, until killed. Errors (the tree vanishing) are ignored.
- * Args: sub, outside, and a file it creates once running.
+ * A symlink-swap attacker (run it with `spawnActor`): keeps replacing the
+ * directory `sub` with a symlink to `outside` (moving the real one aside to
+ * `sub.away` and back), with random holds, until killed, counting each
+ * symlink it plants. Errors (the tree vanishing) are ignored.
+ * Args: sub, outside.
  */
 export const SWAP_ATTACKER = `
-const [sub, outside, ready] = Deno.args;
+const [sub, outside] = Deno.args;
 const away = sub + ".away";
-if (ready) Deno.writeTextFileSync(ready, "");
 const nap = new Int32Array(new SharedArrayBuffer(4));
 let x = 987654321;
 const rand = () => ((x = (x * 1103515245 + 12345) >>> 0) / 4294967296);
 while (true) {
   try {
     Deno.renameSync(sub, away);
-    try { Deno.symlinkSync(outside, sub); } catch {}
+    try { Deno.symlinkSync(outside, sub); act(); } catch {}
     if (rand() < 0.5) Atomics.wait(nap, 0, 0, rand() * 0.3);
     try { Deno.removeSync(sub); } catch {}
     Deno.renameSync(away, sub);
@@ -175,85 +165,4 @@ export function naiveRemove(path: string): void {
     }
   }
   Deno.removeSync(path);
-}
-
-/** True when this process may run a deno subprocess as an unprivileged user. */
-export function canRunAsNobody(): { ok: boolean; why: string } {
-  if (Deno.uid() !== 0) {
-    return { ok: false, why: "not root (cannot switch user)" };
-  }
-  const home = Deno.makeTempDirSync({ prefix: "safefs-nobody-" });
-  try {
-    Deno.chownSync(home, 65534, 65534);
-    const out = new Deno.Command("setpriv", {
-      args: [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        DENO,
-        "eval",
-        "console.log(Deno.uid())",
-      ],
-      env: { HOME: home, DENO_DIR: `${home}/deno` },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).outputSync();
-    const said = new TextDecoder().decode(out.stdout).trim();
-    return out.success && said === "65534" ? { ok: true, why: "" } : {
-      ok: false,
-      why: `setpriv + deno as uid 65534 failed: ${
-        new TextDecoder().decode(out.stderr).slice(0, 200)
-      }`,
-    };
-  } catch (e) {
-    return { ok: false, why: `setpriv unavailable: ${e}` };
-  } finally {
-    Deno.removeSync(home, { recursive: true });
-  }
-}
-
-/** Runs a deno script as uid/gid 65534 (nobody), stdin closed. */
-export async function runAsNobody(
-  code: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const home = Deno.makeTempDirSync({ prefix: "safefs-nobody-" });
-  Deno.chownSync(home, 65534, 65534);
-  try {
-    return await outputOf(
-      new Deno.Command("setpriv", {
-        args: [
-          "--reuid=65534",
-          "--regid=65534",
-          "--clear-groups",
-          DENO,
-          "eval",
-          "--quiet",
-          code,
-          ...args,
-        ],
-        env: { HOME: home, DENO_DIR: `${home}/deno` },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }),
-    );
-  } finally {
-    Deno.removeSync(home, { recursive: true });
-  }
-}
-
-/** Waits until `path` exists (a subprocess's "ready" signal). */
-export async function waitFor(path: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      Deno.lstatSync(path);
-      return;
-    } catch {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${path}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
 }

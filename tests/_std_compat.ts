@@ -21,6 +21,10 @@ import {
   SafeFsError,
 } from "../mod.ts";
 import { cleanup, diskDir, snapshot, temps } from "./_helpers.ts";
+import { backendInfo } from "../mod.ts";
+
+/** Directories can be exchanged (the ffi backend): overwrite replaces a non-empty one. */
+const EXCHANGE = backendInfo().exchange;
 
 /** `@std/fs`'s `MoveOptions`. */
 export interface StdMoveOptions {
@@ -195,21 +199,36 @@ export function stdCompatSuite(std: StdShim): void {
     );
   });
 
-  test(`${mv} with overwrite onto a non-empty directory refuses with NotEmptyError and changes nothing ${DIFF} a non-empty directory cannot be replaced atomically; std deletes it, then renames]`, async (dir) => {
-    makeStdTree(join(dir, "src"));
-    Deno.mkdirSync(join(dir, "dest"));
-    Deno.writeTextFileSync(join(dir, "dest", "one.txt"), "old one");
-    Deno.writeTextFileSync(join(dir, "dest", "only-in-dest.txt"), "kept");
-    const src = snapshot(join(dir, "src"));
-    const dest = snapshot(join(dir, "dest"));
-    const err = await fails(
-      () => std.move(join(dir, "src"), join(dir, "dest"), { overwrite: true }),
-      NotEmptyError,
-    );
-    assertEquals(err.code, "ENOTEMPTY");
-    assert.deepEqual(snapshot(join(dir, "src")), src);
-    assert.deepEqual(snapshot(join(dir, "dest")), dest);
-  });
+  if (EXCHANGE) {
+    test(`${mv} with overwrite replaces a non-empty directory, as std does (atomically here: one RENAME_EXCHANGE; std deletes it, then renames)`, async (dir) => {
+      makeStdTree(join(dir, "src"));
+      Deno.mkdirSync(join(dir, "dest"));
+      Deno.writeTextFileSync(join(dir, "dest", "one.txt"), "old one");
+      Deno.writeTextFileSync(join(dir, "dest", "only-in-dest.txt"), "gone");
+      const src = snapshot(join(dir, "src"));
+      await std.move(join(dir, "src"), join(dir, "dest"), { overwrite: true });
+      assert(!exists(join(dir, "src")));
+      assert.deepEqual(snapshot(join(dir, "dest")), src);
+      assert.deepEqual(temps(dir), []);
+    });
+  } else {
+    test(`${mv} with overwrite onto a non-empty directory refuses with NotEmptyError and changes nothing ${DIFF} without RENAME_EXCHANGE (the path backend) a non-empty directory cannot be replaced atomically; std deletes it, then renames]`, async (dir) => {
+      makeStdTree(join(dir, "src"));
+      Deno.mkdirSync(join(dir, "dest"));
+      Deno.writeTextFileSync(join(dir, "dest", "one.txt"), "old one");
+      Deno.writeTextFileSync(join(dir, "dest", "only-in-dest.txt"), "kept");
+      const src = snapshot(join(dir, "src"));
+      const dest = snapshot(join(dir, "dest"));
+      const err = await fails(
+        () =>
+          std.move(join(dir, "src"), join(dir, "dest"), { overwrite: true }),
+        NotEmptyError,
+      );
+      assertEquals(err.code, "ENOTEMPTY");
+      assert.deepEqual(snapshot(join(dir, "src")), src);
+      assert.deepEqual(snapshot(join(dir, "dest")), dest);
+    });
+  }
 
   test(`${mv} with overwrite replaces an empty directory (what std's overwrite does, atomically)`, async (dir) => {
     makeStdTree(join(dir, "src"));
@@ -413,18 +432,31 @@ export function stdCompatSuite(std: StdShim): void {
     );
   });
 
-  test(`${cp} with overwrite onto a non-empty directory refuses with NotEmptyError and leaves it as it was ${DIFF} no merge: a tree is published whole and atomically, and a non-empty directory cannot be replaced atomically; std merges into it]`, async (dir) => {
-    makeStdTree(join(dir, "src"));
-    makeStdTree(join(dir, "dest"));
-    Deno.writeTextFileSync(join(dir, "dest", "inner", "two.txt"), "two copy");
-    Deno.writeTextFileSync(join(dir, "dest", "only-in-dest.txt"), "kept");
-    const dest = snapshot(join(dir, "dest"));
-    await fails(
-      () => std.copy(join(dir, "src"), join(dir, "dest"), { overwrite: true }),
-      NotEmptyError,
-    );
-    assert.deepEqual(snapshot(join(dir, "dest")), dest);
-  });
+  if (EXCHANGE) {
+    test(`${cp} with overwrite onto a non-empty directory replaces it whole ${DIFF} no merge: the copied tree replaces the directory atomically (RENAME_EXCHANGE); std merges into it]`, async (dir) => {
+      makeStdTree(join(dir, "src"));
+      makeStdTree(join(dir, "dest"));
+      Deno.writeTextFileSync(join(dir, "dest", "inner", "two.txt"), "two copy");
+      Deno.writeTextFileSync(join(dir, "dest", "only-in-dest.txt"), "gone");
+      await std.copy(join(dir, "src"), join(dir, "dest"), { overwrite: true });
+      assert.deepEqual(snapshot(join(dir, "dest")), snapshot(join(dir, "src")));
+      assert.deepEqual(temps(dir), []);
+    });
+  } else {
+    test(`${cp} with overwrite onto a non-empty directory refuses with NotEmptyError and leaves it as it was ${DIFF} no merge, and without RENAME_EXCHANGE (the path backend) a non-empty directory cannot be replaced atomically; std merges into it]`, async (dir) => {
+      makeStdTree(join(dir, "src"));
+      makeStdTree(join(dir, "dest"));
+      Deno.writeTextFileSync(join(dir, "dest", "inner", "two.txt"), "two copy");
+      Deno.writeTextFileSync(join(dir, "dest", "only-in-dest.txt"), "kept");
+      const dest = snapshot(join(dir, "dest"));
+      await fails(
+        () =>
+          std.copy(join(dir, "src"), join(dir, "dest"), { overwrite: true }),
+        NotEmptyError,
+      );
+      assert.deepEqual(snapshot(join(dir, "dest")), dest);
+    });
+  }
 
   test(`${cp} with overwrite replaces an empty directory with the copied tree`, async (dir) => {
     makeStdTree(join(dir, "src"));

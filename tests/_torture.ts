@@ -20,6 +20,7 @@
 // - sweep(dir, { olderThan: 0 }) removes every temp and nothing else.
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { isTempName } from "../src/_temp.ts";
 import { feat } from "../src/_sys.ts";
 import { P } from "./_primitives.ts";
@@ -316,7 +317,7 @@ async function lane(
           "-A",
           "--no-prompt",
           "--quiet",
-          new URL("./_torture_child.ts", import.meta.url).pathname,
+          fileURLToPath(new URL("./_torture_child.ts", import.meta.url)),
           cfgPath,
         ],
         stdin: "null",

@@ -13,14 +13,19 @@ import {
   DENO,
   diskDir,
   HAS_SHM,
+  ROOT,
+  shellQuote,
   shmDir,
   snapshot,
   temps,
   writeBytes,
 } from "./_helpers.ts";
 import { VERSION } from "../src/_version.ts";
+import { cliLine, HAS_SCRIPT } from "./_cli.ts";
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = join(ROOT, "src/cli.ts");
+const CLI_URL = new URL("../src/cli.ts", import.meta.url).href;
+const HELPERS_URL = new URL("./_helpers.ts", import.meta.url).href;
 const dec = new TextDecoder();
 
 interface Run {
@@ -333,25 +338,32 @@ Deno.test("safefs write stores standard input atomically, honours --no-clobber a
   }
 });
 
-Deno.test("safefs sweep removes old safefs temps only, and --dry-run lists them", async () => {
+Deno.test("safefs sweep removes safefs temps older than --older-than (by ctime), and --dry-run lists them", async () => {
   const d = diskDir();
   try {
     const old = join(d, `.f.${crypto.randomUUID()}.safefs-tmp`);
-    const fresh = join(d, `.g.${crypto.randomUUID()}.safefs-tmp`);
     Deno.writeTextFileSync(old, "old");
-    Deno.writeTextFileSync(fresh, "fresh");
     Deno.writeTextFileSync(join(d, "user-file.safefs-tmp"), "not ours");
-    const past = new Date(Date.now() - 2 * 3600_000);
+    // An old mtime does not make a temp old: copies give their temps the
+    // source's times. Only its ctime (which nothing can set back) counts.
+    const past = new Date(Date.now() - 2 * 86400_000);
     Deno.utimeSync(old, past, past);
-    const dry = await cli([d], ["sweep", "--dry-run", d]);
-    assertEquals(dry.code, 0, dry.stderr);
-    assertEquals(dry.stdout, `would remove ${old}\n`);
+    const kept = await cli([d], ["sweep", "--json", d]);
+    assertEquals(kept.code, 0, kept.stderr);
+    deepStrictEqual(JSON.parse(kept.stdout).operations[0].removed, []);
     assert(Deno.statSync(old).isFile);
-    const r = await cli([d], ["sweep", "--json", d]);
+    // Its ctime is now more than a second old, and can only get older.
+    await new Promise((r) => setTimeout(r, 1200));
+    const fresh = join(d, `.g.${crypto.randomUUID()}.safefs-tmp`);
+    Deno.writeTextFileSync(fresh, "fresh");
+    const dry = await cli([d], ["sweep", "--dry-run", "--older-than=1s", d]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assert(dry.stdout.includes(`would remove ${old}\n`), dry.stdout);
+    assert(Deno.statSync(old).isFile);
+    const r = await cli([d], ["sweep", "--json", "--older-than=1s", d]);
     assertEquals(r.code, 0, r.stderr);
-    deepStrictEqual(JSON.parse(r.stdout).operations[0].removed, [old]);
+    assert(JSON.parse(r.stdout).operations[0].removed.includes(old));
     assertEquals(snapshot(old), null);
-    assert(Deno.statSync(fresh).isFile);
     const all = await cli([d], ["sweep", "--older-than=0", d]);
     assertEquals(all.code, 0);
     assertEquals(snapshot(fresh), null);
@@ -367,11 +379,31 @@ Deno.test("safefs sweep removes old safefs temps only, and --dry-run lists them"
 Deno.test("safefs draws a progress bar on a terminal and ends with a 100% line", async () => {
   const d = diskDir();
   try {
-    writeBytes(join(d, "big"), 256 * 1024 * 1024);
+    writeBytes(join(d, "big"), 64 * 1024 * 1024);
+    // The bar appears once an operation has run 300 ms and is redrawn every
+    // 100 ms: the CLI runs under a clock that moves 150 ms per reading, so
+    // every progress report draws, however fast this machine copies.
+    const wrapper = join(d, "slow-clock.ts");
+    Deno.writeTextFileSync(
+      wrapper,
+      `import { main } from ${JSON.stringify(CLI_URL)};
+const real = performance.now.bind(performance);
+let skew = 0;
+Object.defineProperty(performance, "now", { value: () => real() + (skew += 150) });
+Deno.exit(await main(Deno.args));`,
+    );
     // script(1) gives the CLI a pseudo-terminal as stderr.
-    const cmd = `${DENO} run -A --quiet ${CLI} cp ${join(d, "big")} ${
-      join(d, "copy")
-    }`;
+    const cmd = [
+      DENO,
+      "run",
+      "-A",
+      "--quiet",
+      wrapper,
+      "cp",
+      join(d, "big"),
+      join(d, "copy"),
+    ]
+      .map(shellQuote).join(" ");
     const out = await new Deno.Command("script", {
       args: ["-qfec", cmd, "/dev/null"],
       stdin: "null",
@@ -389,39 +421,113 @@ Deno.test("safefs draws a progress bar on a terminal and ends with a 100% line",
   }
 });
 
+/** Waits for `child` to print `line` on stdout (or to exit: then fails). */
+async function expectLine(
+  child: Deno.ChildProcess,
+  line: string,
+): Promise<void> {
+  const reader = child.stdout.getReader();
+  let text = "";
+  try {
+    while (!text.split("\n").includes(line)) {
+      const { value, done } = await reader.read();
+      assert(!done, `the CLI ended before saying '${line}': ${text}`);
+      text += dec.decode(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 Deno.test("safefs interrupted by SIGINT mid-copy exits 130, leaves no temp, the source intact", async () => {
   const d = diskDir();
   try {
     writeBytes(join(d, "big"), 1024 * 1024 * 1024, 5);
     const size = Deno.statSync(join(d, "big")).size;
+    // The CLI pauses at its first filesystem call after the copy's temp
+    // appeared in d (it says so, then blocks reading stdin): the SIGINT is
+    // sent while it is mid-copy, then it is let go. The order of events is
+    // fixed; nothing depends on how fast the copy runs.
+    const wrapper = join(
+      Deno.makeTempDirSync({ prefix: "safefs-test-" }),
+      "paused.ts",
+    );
+    Deno.writeTextFileSync(
+      wrapper,
+      `import { main } from ${JSON.stringify(CLI_URL)};
+import { onEverySysCall } from ${JSON.stringify(HELPERS_URL)};
+const dir = Deno.args[0];
+let paused = false;
+Deno.exit(await onEverySysCall(() => {
+  if (paused || !Array.from(Deno.readDirSync(dir)).some((e) => e.name !== "big")) return;
+  paused = true;
+  console.log("paused");
+  Deno.stdin.readSync(new Uint8Array(1));
+}, () => main(Deno.args.slice(1))));`,
+    );
     const child = new Deno.Command(DENO, {
       args: [
         "run",
         "-A",
         "--quiet",
-        CLI,
+        wrapper,
+        d,
         "cp",
         "--verify=sha256",
         join(d, "big"),
         join(d, "copy"),
       ],
-      stdin: "null",
+      stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    // Wait until the copy has started writing its temp, then interrupt.
-    const deadline = Date.now() + 20_000;
-    while (temps(d).length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
+    try {
+      await expectLine(child, "paused");
+      assert(temps(d).length > 0, "the copy's temp is there");
+      child.kill("SIGINT");
+      const w = child.stdin.getWriter();
+      await w.write(new Uint8Array(1));
+      await w.close();
+      const out = await child.output();
+      assertEquals(out.code, 130, dec.decode(out.stderr));
+      match(dec.decode(out.stderr), /interrupted/);
+    } finally {
+      cleanup(join(wrapper, ".."));
     }
-    assert(temps(d).length > 0, "the copy started");
-    child.kill("SIGINT");
-    const out = await child.output();
-    assertEquals(out.code, 130, dec.decode(out.stderr));
-    match(dec.decode(out.stderr), /interrupted/);
     deepStrictEqual(temps(d), []);
     assertEquals(snapshot(join(d, "copy")), null);
     assertEquals(Deno.statSync(join(d, "big")).size, size);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs write interrupted by SIGINT while standard input is still open exits 130, leaves no temp and the old file", async () => {
+  const d = diskDir();
+  try {
+    Deno.writeTextFileSync(join(d, "out"), "old");
+    const child = new Deno.Command(DENO, {
+      args: ["run", "-A", "--quiet", CLI, "write", join(d, "out")],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Data arrives, then nothing: the write cannot end before stdin closes.
+    const w = child.stdin.getWriter();
+    await w.write(new Uint8Array(1024 * 1024).fill(7));
+    let exited = false;
+    child.status.then(() => (exited = true));
+    while (temps(d).length === 0 && !exited) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert(!exited, "the CLI ended while standard input was open");
+    child.kill("SIGINT");
+    const out = await child.output();
+    await w.close().catch(() => {});
+    assertEquals(out.code, 130, dec.decode(out.stderr));
+    match(dec.decode(out.stderr), /interrupted/);
+    deepStrictEqual(temps(d), []);
+    assertEquals(Deno.readTextFileSync(join(d, "out")), "old");
   } finally {
     cleanup(d);
   }
@@ -435,7 +541,7 @@ Deno.test({
     try {
       const out = await new Deno.Command(DENO, {
         args: ["task", "compile", "--output", join(d, "safefs")],
-        cwd: new URL("..", import.meta.url).pathname,
+        cwd: ROOT,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -456,3 +562,231 @@ if (!Deno.env.get("DENORT_BIN")) {
     "SKIPPED: deno compile test: DENORT_BIN is not set (denort cannot be downloaded here)",
   );
 }
+
+Deno.test({
+  name: "safefs mv -i asks on a real terminal and does what the answer says",
+  ignore: !HAS_SCRIPT,
+  fn: async () => {
+    const d = diskDir();
+    try {
+      const a = join(d, "a"), b = join(d, "b");
+      Deno.writeTextFileSync(a, "A");
+      Deno.writeTextFileSync(b, "B");
+      // script(1) gives the CLI a pseudo-terminal; the answer is typed on it.
+      const ask = async (answer: string): Promise<string> => {
+        const child = new Deno.Command("script", {
+          args: ["-qfec", cliLine(["mv", "-i", a, b]), "/dev/null"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode(answer));
+        await w.close();
+        const out = await child.output();
+        assertEquals(out.code, 0, dec.decode(out.stdout));
+        return dec.decode(out.stdout);
+      };
+      match(await ask("n\n"), new RegExp(`safefs mv: overwrite '${b}'\\? `));
+      assertEquals(Deno.readTextFileSync(b), "B");
+      assertEquals(Deno.readTextFileSync(a), "A");
+      await ask("y\n");
+      assertEquals(Deno.readTextFileSync(b), "A");
+      assertEquals(snapshot(a), null);
+    } finally {
+      cleanup(d);
+    }
+  },
+});
+if (!HAS_SCRIPT) {
+  console.warn("SKIPPED: -i on a terminal: script(1) is not installed");
+}
+
+/** True when rsync is installed (the reference for --exclude). */
+const HAS_RSYNC: boolean = (() => {
+  try {
+    return new Deno.Command("rsync", { args: ["--version"], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A tree with names --exclude patterns are tried on. */
+function excludeTree(root: string): void {
+  const files = [
+    "top.log",
+    "keep.txt",
+    "7up",
+    "Up",
+    "ab",
+    "a/b",
+    "a/x/b",
+    "a/x/c.log",
+    "build/o.o",
+    "build/keep.c",
+    "src/build/o.o",
+    "src/build/sub/o.o",
+    "src/main.c",
+    "node_modules/m/index.js",
+    "deep/node_modules/n/index.js",
+    "f.txt",
+    "[odd]",
+  ];
+  for (const f of files) {
+    Deno.mkdirSync(join(root, f, ".."), { recursive: true });
+    Deno.writeTextFileSync(join(root, f), f);
+  }
+  Deno.mkdirSync(join(root, "empty/build"), { recursive: true });
+}
+
+const EXCLUDES: string[][] = [
+  ["*.log"],
+  ["build/"],
+  ["/build"],
+  ["build/*.o"],
+  ["/build/*.o"],
+  ["a/**/b"],
+  ["**/b"],
+  ["**.log"],
+  ["/a/*"],
+  ["node_modules/***"],
+  ["[[:digit:]]*"],
+  ["[!a-z]*"],
+  ["f.txt/"],
+  ["\\[odd]"],
+  ["*.log", "node_modules/", "/src/build/*"],
+];
+
+Deno.test({
+  name:
+    "safefs cp --exclude leaves out what rsync --exclude leaves out, alone or in a batch",
+  ignore: !HAS_RSYNC,
+  fn: async () => {
+    const d = diskDir();
+    try {
+      const src = join(d, "src");
+      excludeTree(src);
+      Deno.writeTextFileSync(join(d, "other.log"), "an operand");
+      for (const [k, patterns] of EXCLUDES.entries()) {
+        const flags = patterns.map((p) => `--exclude=${p}`);
+        const ref = join(d, `rsync${k}`);
+        const rs = await new Deno.Command("rsync", {
+          args: ["-a", ...flags, `${src}/`, `${ref}/`],
+        }).output();
+        assertEquals(rs.code, 0, `rsync ${flags}`);
+        // One source (copy with a filter), and several into a directory
+        // (one copyInto batch; operands are always copied).
+        const one = join(d, `one${k}`);
+        const r1 = await cli("all", ["cp", ...flags, src, one]);
+        assertEquals(r1.code, 0, r1.stderr);
+        deepStrictEqual(snapshot(one), snapshot(ref), flags.join(" "));
+        const many = join(d, `many${k}`);
+        Deno.mkdirSync(many);
+        const r2 = await cli("all", [
+          "cp",
+          "--json",
+          ...flags,
+          src,
+          join(d, "other.log"),
+          many,
+        ]);
+        assertEquals(r2.code, 0, r2.stderr);
+        deepStrictEqual(
+          snapshot(join(many, "src")),
+          snapshot(ref),
+          flags.join(" "),
+        );
+        assertEquals(
+          Deno.readTextFileSync(join(many, "other.log")),
+          "an operand",
+        );
+        const ops = JSON.parse(r2.stdout).operations;
+        assertEquals(ops[0].entries, Object.keys(snapshot(ref)!).length);
+      }
+    } finally {
+      cleanup(d);
+    }
+  },
+});
+if (!HAS_RSYNC) {
+  console.warn(
+    "SKIPPED: --exclude compared with rsync: rsync is not installed",
+  );
+}
+
+Deno.test("safefs cp --exclude does not even read a directory it leaves out", async () => {
+  const d = diskDir();
+  try {
+    const src = join(d, "src");
+    Deno.mkdirSync(join(src, "run"), { recursive: true });
+    Deno.writeTextFileSync(join(src, "data"), "data");
+    // A FIFO fails a copy that meets it (G5): excluding its directory means
+    // the copy never looks inside.
+    const fifo = await new Deno.Command("mkfifo", {
+      args: [join(src, "run/pipe")],
+    }).output();
+    assertEquals(fifo.code, 0);
+    const met = await cli([d], ["cp", src, join(d, "met")]);
+    assertEquals(met.code, 1);
+    match(met.stderr, /\(EFTYPE\)/);
+    assertEquals(snapshot(join(d, "met")), null);
+    for (const p of ["run/", "run", "/run", "r?n/", "/*/"]) {
+      const out = join(d, `out-${p.replace(/\W/g, "_")}`);
+      const r = await cli([d], ["cp", `--exclude=${p}`, src, out]);
+      assertEquals(r.code, 0, `${p}: ${r.stderr}`);
+      assertEquals(Deno.readTextFileSync(join(out, "data")), "data");
+    }
+    const empty = await cli([d], ["cp", "--exclude=", src, join(d, "x")]);
+    assertEquals(empty.code, 2);
+    match(empty.stderr, /invalid --exclude '': empty pattern/);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs cp --exclude leaves out a FIFO or socket by name, as rsync users do (--exclude='*.sock')", async () => {
+  const d = diskDir();
+  try {
+    const src = join(d, "src");
+    Deno.mkdirSync(src);
+    Deno.writeTextFileSync(join(src, "data"), "data");
+    const fifo = await new Deno.Command("mkfifo", {
+      args: [join(src, "app.sock")],
+    }).output();
+    assertEquals(fifo.code, 0);
+    const r = await cli([d], ["cp", "--exclude=*.sock", src, join(d, "out")]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(Deno.readTextFileSync(join(d, "out/data")), "data");
+    assertEquals(snapshot(join(d, "out/app.sock")), null);
+  } finally {
+    cleanup(d);
+  }
+});
+
+Deno.test("safefs write -p creates the missing directories; without it a missing one is ENOENT with a hint", async () => {
+  const d = diskDir();
+  try {
+    const data = new TextEncoder().encode("deep\n");
+    const dest = join(d, "a/b/c/file.txt");
+    const no = await cli([d], ["write", dest], data);
+    assertEquals(no.code, 1);
+    match(no.stderr, /\(ENOENT\); use -p to create the missing directories/);
+    assertEquals(snapshot(join(d, "a")), null);
+    const r = await cli([d], ["write", "-p", "--json", dest], data);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(Deno.readTextFileSync(dest), "deep\n");
+    assertEquals(JSON.parse(r.stdout).operations[0].bytes, 5);
+    // An existing part of the path is used as it is.
+    const again = await cli(
+      [d],
+      ["write", "--parents", join(d, "a/b/other")],
+      data,
+    );
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(Deno.readTextFileSync(join(d, "a/b/other")), "deep\n");
+    deepStrictEqual(temps(join(d, "a/b/c")), []);
+  } finally {
+    cleanup(d);
+  }
+});

@@ -7,24 +7,29 @@ import assert, {
 } from "node:assert/strict";
 import { join } from "node:path";
 import {
+  BACKEND,
+  backendFlags,
   CAN_MOUNT,
   cleanup,
   diskDir,
+  HAS_SHM,
   MOD_URL,
   mountTmpfs,
   runDeno,
+  shmDir,
   snapshot,
   temps,
   umount,
 } from "./_helpers.ts";
 
 /** A script that runs one move and prints the outcome as JSON. */
-const MOVE = `import { move } from ${JSON.stringify(MOD_URL)};
+const MOVE = `import { backendInfo, move } from ${JSON.stringify(MOD_URL)};
+console.log(backendInfo().name);
 try {
   await move(Deno.args[0], Deno.args[1], JSON.parse(Deno.args[2] ?? "{}"));
   console.log(JSON.stringify({ ok: true }));
 } catch (e) {
-  console.log(JSON.stringify({ ok: false, name: e.name, code: e.code, flag: e.flag, message: e.message }));
+  console.log(JSON.stringify({ ok: false, name: e.name, code: e.code, flag: e.flag, flags: e.flags, message: e.message }));
 }`;
 
 async function moveIn(
@@ -32,9 +37,15 @@ async function moveIn(
   src: string,
   dest: string,
 ): Promise<Record<string, unknown>> {
-  const r = await runDeno(flags, MOVE, [src, dest]);
+  const r = await runDeno([...flags, ...backendFlags()], MOVE, [src, dest]);
   assertEquals(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  const [backend, outcome] = r.stdout.trim().split("\n");
+  assertEquals(
+    backend,
+    BACKEND,
+    "the subprocess ran on the backend under test",
+  );
+  return JSON.parse(outcome);
 }
 
 Deno.test("move() without write permission for the destination names the flag and changes nothing", async () => {
@@ -156,6 +167,70 @@ Deno.test({
     } finally {
       umount(b);
       cleanup(a, b);
+    }
+  },
+});
+
+Deno.test("move() names every missing permission in one PermissionError, and changes nothing", async () => {
+  const src = diskDir(), dst = diskDir();
+  try {
+    Deno.writeTextFileSync(join(src, "x"), "x");
+    const before = [snapshot(src), snapshot(dst)];
+    // read and write are both missing for the destination side.
+    const out = await moveIn(
+      [`--allow-read=${src}`, `--allow-write=${src}`],
+      join(src, "x"),
+      join(dst, "x"),
+    );
+    assertEquals(out.name, "PermissionError", JSON.stringify(out));
+    deepStrictEqual(out.flags, [
+      `--allow-read=${dst}`,
+      `--allow-write=${join(dst, "x")}`,
+    ]);
+    assertEquals(out.flag, `--allow-read=${dst}`);
+    const message = String(out.message);
+    assert(
+      message.includes(
+        `run with --allow-read=${dst} --allow-write=${join(dst, "x")}`,
+      ),
+      message,
+    );
+    deepStrictEqual([snapshot(src), snapshot(dst)], before);
+    // With exactly the flags it named, the same move succeeds.
+    const ok = await moveIn(
+      [
+        `--allow-read=${src},${dst}`,
+        `--allow-write=${src},${join(dst, "x")}`,
+      ],
+      join(src, "x"),
+      join(dst, "x"),
+    );
+    deepStrictEqual(ok, { ok: true });
+  } finally {
+    cleanup(src, dst);
+  }
+});
+
+Deno.test({
+  name:
+    "move() into /dev/shm without --allow-all says --allow-all at once, though read and write are granted",
+  ignore: !HAS_SHM,
+  fn: async () => {
+    const src = diskDir(), shm = shmDir();
+    try {
+      Deno.writeTextFileSync(join(src, "x"), "x");
+      const before = [snapshot(src), snapshot(shm)];
+      const out = await moveIn(
+        ["--allow-read", "--allow-write"],
+        join(src, "x"),
+        join(shm, "x"),
+      );
+      assertEquals(out.name, "PermissionError", JSON.stringify(out));
+      deepStrictEqual(out.flags, ["--allow-all"]);
+      assert(String(out.message).includes("--allow-all"), String(out.message));
+      deepStrictEqual([snapshot(src), snapshot(shm)], before);
+    } finally {
+      cleanup(src, shm);
     }
   },
 });

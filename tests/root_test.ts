@@ -29,6 +29,7 @@ import {
   snapshot,
   temps,
 } from "./_helpers.ts";
+import { spawnActor } from "./_actor.ts";
 
 const dec = new TextDecoder();
 
@@ -640,10 +641,14 @@ console.log(JSON.stringify({ text, names, size, swept, escape }));`;
 });
 
 /**
- * Reads `d/x` in a loop for `ms` while another process swaps it, atomically
- * (rename over), between a file holding "inside" and a symlink to
- * `outside/x` (holding "keep"); with `swapDir`, also swaps `d` itself for a
- * symlink to outside now and then. Returns how often each outcome was seen.
+ * Reads `d/x` in a loop while another process swaps it, atomically (rename
+ * over), between a file holding "inside" and a symlink to `outside/x`
+ * (holding "keep"); with `swapDir`, also swaps `d` itself for a symlink to
+ * outside now and then. The swapper counts its swaps: the loop runs until it
+ * has made `swaps` of them while the reads went on (and at least `reads`
+ * reads, one of which read the file), so the race is run for a number of
+ * events, not for a time; a swapper that dies fails the test. Returns how
+ * often each outcome was seen, and the swaps made during the reads.
  * `swapDir` races a directory on the way, which this path-based backend
  * cannot win every time (src/root.ts quotes the rate measured with it); the
  * tests use only the last-component swap, which readFile() always wins.
@@ -651,17 +656,20 @@ console.log(JSON.stringify({ text, names, size, swept, escape }));`;
 async function raceReads(
   fx: Fixture,
   swapDir: boolean,
-  ms: number,
-): Promise<Record<string, number>> {
+  want: { reads: number; swaps: number },
+): Promise<{ seen: Record<string, number>; swaps: number }> {
   const { root, outside } = fx;
   Deno.mkdirSync(join(root, "d"));
   Deno.writeTextFileSync(join(root, "d/x"), "inside");
   Deno.writeTextFileSync(join(outside, "x"), "keep");
-  const swapper = `const [root, swapDir] = Deno.args;
+  const swapper = spawnActor(
+    "the swapper",
+    `const [root, swapDir] = Deno.args;
 const enc = new TextEncoder();
 for (let i = 0; ; i++) {
   Deno.symlinkSync("../../outside/x", root + "/d/x.l");
   Deno.renameSync(root + "/d/x.l", root + "/d/x");
+  act();
   Deno.writeFileSync(root + "/d/x.f", enc.encode("inside"));
   Deno.renameSync(root + "/d/x.f", root + "/d/x");
   if (swapDir === "1" && i % 4 === 0) {
@@ -670,19 +678,23 @@ for (let i = 0; ; i++) {
     Deno.removeSync(root + "/d");
     Deno.renameSync(root + "/d.real", root + "/d");
   }
-}`;
-  const file = Deno.makeTempFileSync({ prefix: "safefs-sub-", suffix: ".ts" });
-  Deno.writeTextFileSync(file, swapper);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", file, root, swapDir ? "1" : "0"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+}`,
+    [root, swapDir ? "1" : "0"],
+  );
   const seen: Record<string, number> = {};
+  let during = 0;
   try {
-    const deadline = Date.now() + ms;
-    for (let i = 0; Date.now() < deadline || i < 50; i++) {
+    await swapper.waitFor(1);
+    const start = swapper.count();
+    for (let i = 0;; i++) {
+      during = swapper.count() - start;
+      if (
+        i >= want.reads && during >= want.swaps &&
+        (seen["data:inside"] ?? 0) > 0
+      ) break;
+      // A dead swapper is reported by stop() below; a read that never
+      // succeeds, by the caller (after a bounded number of reads).
+      if (!swapper.alive() || i >= 100 * want.reads + want.swaps) break;
       let key: string;
       try {
         key = `data:${dec.decode(await fx.r.readFile("d/x"))}`;
@@ -692,18 +704,21 @@ for (let i = 0; ; i++) {
       seen[key] = (seen[key] ?? 0) + 1;
     }
   } finally {
-    child.kill("SIGKILL");
-    await child.status;
-    Deno.removeSync(file);
+    await swapper.stop();
   }
-  return seen;
+  return { seen, swaps: during };
 }
 
 Deno.test("openRoot() readFile() never returns outside bytes while another process swaps the file for a link to outside", async () => {
   const fx = await fixture();
   try {
-    const seen = await raceReads(fx, false, 1500);
-    const why = JSON.stringify(seen);
+    const { seen, swaps } = await raceReads(fx, false, {
+      reads: 200,
+      swaps: 100,
+    });
+    const why = `${JSON.stringify(seen)}, ${swaps} swaps during the reads`;
+    console.log(`readFile() vs a swapper: ${why}`);
+    assert(swaps >= 100, why);
     assertEquals(seen["data:keep"], undefined, why);
     assert((seen["data:inside"] ?? 0) > 0, why);
     for (const key of Object.keys(seen)) {

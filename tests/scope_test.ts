@@ -15,33 +15,53 @@ import assert, {
 } from "node:assert/strict";
 import { join } from "node:path";
 import {
+  BACKEND,
+  backendFlags,
   cleanup,
   DENO,
   diskDir,
   MOD_URL,
+  ROOT,
   runDeno,
   snapshot,
 } from "./_helpers.ts";
 
 const SYS_URL = new URL("../src/_sys.ts", import.meta.url).href;
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = join(ROOT, "src/cli.ts");
 const LEFTOVER = ".f.0b5f4a3e-8a59-4a55-9d7e-5bd1c0f1f9a1.safefs-tmp";
 
 /**
  * Runs a JSON list of `[primitive, ...args]` calls one after another and
- * prints one outcome per call. A seam hook resolves the path(s) of every
- * filesystem call at the instant it is made (following the last component for
- * the calls that follow it: open, stat, readDir, copyFile, chmod, utime,
- * fsyncDir) and lists the calls that land outside. realPath is how safefs
- * checks, and handle calls went through an open already: neither is listed.
+ * prints one outcome per call, after the name of the backend that ran them.
+ * A seam hook resolves the path(s) of every filesystem call at the instant it
+ * is made and lists the calls that land outside. How a call reaches the
+ * filesystem decides how its path is resolved:
+ * - by a path whose last component it follows: `openDir` (how "follow"),
+ *   `statAt` (how "follow"), `openAt` (it follows with `dereference`; taken
+ *   as following always, the strict reading), `chmodAt`;
+ * - by a path whose last component it never follows: `openDir` (how
+ *   "nofollow"), `openDirAt`, `openDirBeneath`, `statAt` (how "nofollow"),
+ *   `mkdirAt`, `unlinkAt`, `rmdirAt`, `renameAt`, `linkAt`, `symlinkAt`
+ *   (its dest is the link text, not a path it touches), `readLinkAt`,
+ *   `lchownAt`, `lutimesAt`;
+ * - through a handle opened before (fstat, list, read, write, fsync, ...):
+ *   the path it was opened by, followed (the path backend resolves it again
+ *   on every call; on ffi it names what the descriptor holds).
+ * realPath is how safefs checks: not listed. A call of any other name is
+ * reported as unknown, so that a renamed seam call cannot slip past. The
+ * number of calls the hook saw is printed too: a hook that saw nothing
+ * checked nothing.
  */
 const BATCH = `import * as safefs from ${JSON.stringify(MOD_URL)};
 import { setSysHook } from ${JSON.stringify(SYS_URL)};
 import { basename, dirname, join } from "node:path";
 const calls = JSON.parse(Deno.args[0]);
 const OUT = Deno.args[1];
-const FOLLOW = new Set(["open", "stat", "readDir", "copyFile", "chmod", "chown", "utime", "fsyncDir"]);
-const NOFOLLOW = new Set(["lstat", "readLink", "unlink", "rmdir", "mkdir", "rename", "link", "symlink", "removeTree"]);
+const FOLLOW = new Set(["openAt", "chmodAt"]);
+const NOFOLLOW = new Set(["openDirAt", "openDirBeneath", "mkdirAt", "unlinkAt", "rmdirAt", "renameAt", "linkAt", "symlinkAt", "readLinkAt", "lchownAt", "lutimesAt"]);
+const BY_HOW = new Set(["openDir", "statAt"]);
+const HANDLE = new Set(["fstat", "list", "chmod", "chown", "utimes", "read", "write", "truncate", "seek", "copyRange", "fsync", "syncfs", "lock", "accessDir"]);
+const EXEMPT = new Set(["realPath"]);
 function land(path, follow) {
   if (follow) {
     try { return Deno.realPathSync(path); } catch { /* not there (yet) */ }
@@ -56,13 +76,19 @@ function land(path, follow) {
   }
 }
 const results = [];
+let seen = 0;
 for (const [fn, ...args] of calls) {
   const outside = [];
   const restore = setSysHook((c) => {
-    const follow = FOLLOW.has(c.op);
-    if (!follow && !NOFOLLOW.has(c.op)) return;
-    // symlink's dest is the link text, not a path the call touches.
-    for (const p of c.op === "symlink" ? [c.path] : [c.path, c.dest]) {
+    seen++;
+    if (EXEMPT.has(c.op)) return;
+    let follow;
+    if (FOLLOW.has(c.op) || HANDLE.has(c.op)) follow = true;
+    else if (NOFOLLOW.has(c.op)) follow = false;
+    else if (BY_HOW.has(c.op)) follow = c.how === "follow";
+    else { outside.push("unknown op " + c.op); return; }
+    // symlinkAt's dest is the link text, not a path the call touches.
+    for (const p of c.op === "symlinkAt" ? [c.path] : [c.path, c.dest]) {
       if (p === undefined) continue;
       const l = land(p, follow);
       if (l === OUT || l.startsWith(OUT + "/")) outside.push(c.op + " " + p + " -> " + l);
@@ -72,11 +98,13 @@ for (const [fn, ...args] of calls) {
     await safefs[fn](...args);
     results.push({ ok: true, outside });
   } catch (e) {
-    results.push({ ok: false, name: e.name, code: e.code, flag: e.flag, message: e.message, dest: e.dest, outside });
+    results.push({ ok: false, name: e.name, code: e.code, flag: e.flag, message: e.message, dest: e.dest, path: e.path, outside });
   } finally {
     restore();
   }
 }
+console.log(safefs.backendInfo().name);
+console.log(seen);
 console.log(JSON.stringify(results));`;
 
 type Call = [string, ...unknown[]];
@@ -88,6 +116,7 @@ interface Outcome {
   flag?: string;
   message?: string;
   dest?: string;
+  path?: string;
   /** Seam calls that landed outside: "op path -> where". */
   outside: string[];
 }
@@ -201,14 +230,31 @@ function scoped(fx: Fx): string[] {
   return [`--allow-read=${fx.IN}`, `--allow-write=${fx.IN}`];
 }
 
+/**
+ * Runs `calls` in a subprocess with `flags` on the backend under test, and
+ * returns their outcomes. The subprocess must have run on that backend, and
+ * its hook must have seen seam calls (an empty record would check nothing).
+ */
 async function batch(
   fx: Fx,
   calls: Call[],
   flags: string[] = scoped(fx),
 ): Promise<Outcome[]> {
-  const r = await runDeno(flags, BATCH, [JSON.stringify(calls), fx.OUT]);
+  const r = await runDeno(
+    // -A grants what backendFlags() would (and conflicts with them).
+    [...flags, ...(flags.includes("-A") ? [] : backendFlags())],
+    BATCH,
+    [JSON.stringify(calls), fx.OUT],
+  );
   assertEquals(r.code, 0, r.stderr);
-  const out: Outcome[] = JSON.parse(r.stdout);
+  const [backend, seen, json] = r.stdout.trim().split("\n");
+  assertEquals(
+    backend,
+    BACKEND,
+    "the subprocess ran on the backend under test",
+  );
+  assert(Number(seen) > 0, "the hook saw no seam call");
+  const out: Outcome[] = JSON.parse(json);
   assertEquals(out.length, calls.length);
   return out;
 }
@@ -427,18 +473,34 @@ Deno.test("copy() without dereference copies a link to outside as a link and nev
     ];
     const calls: Call[] = sources.map((s) => ["copy", s, `${s}-copy`]);
     const outBefore = snapshot(fx.OUT), inBefore = snapshot(fx.IN);
-    // Scoped: Deno creates symlinks only with unscoped --allow-read and
-    // --allow-write, so copy() refuses before creating anything.
     const refused = await batch(fx, calls);
-    refused.forEach((o, i) => {
-      const why = show(calls[i], o);
-      assertEquals(o.name, "PermissionError", why);
-      assertEquals(o.code, "ENOTCAPABLE", why);
-      assertEquals(o.flag, "--allow-read", why);
-      assert(o.message?.includes("holds symlinks"), why);
-      deepStrictEqual(o.outside, [], why);
-    });
-    deepStrictEqual(snapshot(fx.IN), inBefore);
+    if (BACKEND === "path") {
+      // Scoped, on the path backend: Deno creates symlinks only with
+      // unscoped --allow-read and --allow-write, so copy() refuses before
+      // creating anything, naming the flag and the first link.
+      refused.forEach((o, i) => {
+        const why = show(calls[i], o);
+        assertEquals(o.name, "PermissionError", why);
+        assertEquals(o.code, "ENOTCAPABLE", why);
+        assertEquals(o.flag, "--allow-read", why);
+        assert(o.path?.startsWith(sources[i]), why);
+        assert(o.message?.includes(`'${o.path}'`), why);
+        assert(o.message?.includes("symlink"), why);
+        deepStrictEqual(o.outside, [], why);
+      });
+      deepStrictEqual(snapshot(fx.IN), inBefore);
+    } else {
+      // The ffi backend makes links itself (checking the write grant for
+      // where the link goes): each is copied as the same link, scoped.
+      refused.forEach((o, i) => {
+        const why = show(calls[i], o);
+        assert(o.ok, why);
+        deepStrictEqual(o.outside, [], why);
+        deepStrictEqual(snapshot(`${sources[i]}-copy`), snapshot(sources[i]));
+        Deno.removeSync(`${sources[i]}-copy`, { recursive: true });
+      });
+      deepStrictEqual(snapshot(fx.IN), inBefore);
+    }
     // Unscoped (as Deno.symlink requires): each link is copied as the same
     // link, and no call of safefs reaches outside.
     const copied = await batch(fx, calls, ["--allow-read", "--allow-write"]);
@@ -521,6 +583,72 @@ Deno.test("writeFile(), copy() and move() onto a symlink to outside replace the 
   }
 });
 
+// ------------------------------------------------- '..' after a symlink
+
+refusals(
+  "a path with '..' after a symlink that leaves the grant lands where the kernel says, and is refused there",
+  (fx) => {
+    // IN/ld/sub/.. is OUT (the parent of OUT/sub), not IN/ld: by text these
+    // all stay inside IN, by the kernel they land in OUT.
+    const up = (l: string): string => join(fx.IN, l, "sub") + "/..";
+    return [
+      ["writeFile", `${up("ld")}/new`, "data"],
+      ["writeFile", `${up("a/esc")}/f`, "data"],
+      ["copy", join(fx.IN, "mine"), `${up("c1")}/new`],
+      ["copy", `${up("ld")}/f`, join(fx.IN, "got")],
+      ["move", join(fx.IN, "mine"), `${up("a/up")}/new`],
+      ["move", `${up("ld")}/f`, join(fx.IN, "got")],
+      ["remove", `${up("ld")}/f`],
+      ["sweep", up("ld"), { olderThan: 0 }],
+    ];
+  },
+);
+
+const GRANTS = {
+  "scoped grants": (fx: Fx): string[] => scoped(fx),
+  "unscoped --allow-read --allow-write": (): string[] => [
+    "--allow-read",
+    "--allow-write",
+  ],
+  "-A": (): string[] => ["-A"],
+};
+
+for (const [grant, flags] of Object.entries(GRANTS)) {
+  Deno.test(`writeFile(), copy() and move() through '..' after a symlink write next to the link's target, like the shell (${grant})`, async () => {
+    const fx = fixture();
+    try {
+      const { IN } = fx;
+      // g/outlink -> other/deep: g/outlink/.. is other, not g.
+      Deno.mkdirSync(join(IN, "g"));
+      Deno.mkdirSync(join(IN, "other/deep"), { recursive: true });
+      Deno.symlinkSync(join(IN, "other/deep"), join(IN, "g/outlink"));
+      const via = `${IN}/g/outlink/..`;
+      const calls: Call[] = [
+        ["writeFile", `${via}/x2`, "x2"],
+        ["copy", join(IN, "mine"), `${via}/copied`],
+        ["move", join(IN, "tree/t.txt"), `${via}/moved`],
+        ["writeFile", `${via}/x3`, "x3", { overwrite: false }],
+      ];
+      const outBefore = snapshot(fx.OUT);
+      const out = await batch(fx, calls, flags(fx));
+      out.forEach((o, i) => {
+        assert(o.ok, show(calls[i], o));
+        deepStrictEqual(o.outside, [], show(calls[i], o));
+      });
+      for (const n of ["x2", "x3", "copied", "moved"]) {
+        assertEquals(snapshot(join(IN, "g", n)), null, `${n} landed by text`);
+      }
+      assertEquals(Deno.readTextFileSync(join(IN, "other/x2")), "x2");
+      assertEquals(Deno.readTextFileSync(join(IN, "other/x3")), "x3");
+      assertEquals(Deno.readTextFileSync(join(IN, "other/copied")), "mine");
+      assertEquals(Deno.readTextFileSync(join(IN, "other/moved")), "tree");
+      deepStrictEqual(snapshot(fx.OUT), outBefore);
+    } finally {
+      cleanup(fx.base);
+    }
+  });
+}
+
 // --------------------------------------------------------------- remove()
 
 refusals(
@@ -602,7 +730,15 @@ refusals(
 
 async function cliIn(fx: Fx, args: string[]): Promise<Deno.CommandOutput> {
   return await new Deno.Command(DENO, {
-    args: ["run", "--no-prompt", "--quiet", ...scoped(fx), CLI, ...args],
+    args: [
+      "run",
+      "--no-prompt",
+      "--quiet",
+      ...scoped(fx),
+      ...backendFlags(),
+      CLI,
+      ...args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

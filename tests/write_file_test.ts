@@ -21,6 +21,7 @@ import {
   EIO,
   failingAt,
   mountTmpfs,
+  onEverySysCall,
   recordCalls,
   rejects,
   runDeno,
@@ -326,19 +327,25 @@ Deno.test("writeFile() aborted removes its temp and leaves the file untouched, e
     assertEquals((e.cause as Error).message, "enough");
     assertEquals(Deno.readTextFileSync(p), "old");
     deepStrictEqual(temps(dir), []);
-    // abort while the stream has nothing to give (it never ends by itself)
-    let cancelled = false;
+    // abort while the stream has nothing to give (it never ends by itself):
+    // when writeFile() asks for a second chunk, none comes, and the abort is
+    // raised then, from a timer (a macrotask, as a user's would be).
+    let cancelled = false, pulls = 0;
+    const ac2 = new AbortController();
     const stalled = new ReadableStream<Uint8Array>({
       start(c): void {
         c.enqueue(payload(3, 1000));
       },
+      pull(): Promise<void> {
+        if (++pulls === 1) setTimeout(() => ac2.abort(), 0);
+        return new Promise(() => {}); // never gives more
+      },
       cancel(): void {
         cancelled = true;
       },
-    });
-    const ac2 = new AbortController();
-    setTimeout(() => ac2.abort(), 50);
+    }, { highWaterMark: 0 });
     await rejects(writeFile(p, stalled, { signal: ac2.signal }), AbortedError);
+    assert(pulls >= 1, "writeFile() never waited for the stream");
     assertEquals(Deno.readTextFileSync(p), "old");
     deepStrictEqual(temps(dir), []);
     await new Promise((r) => setTimeout(r, 0));
@@ -439,46 +446,37 @@ console.log("done");`,
   }
 });
 
-Deno.test("writeFile(): a reader polling the file never sees a partial or mixed file", async () => {
+Deno.test("writeFile(): a reader looking before every filesystem call never sees a partial or mixed file", async () => {
+  // The reader runs before every seam call of every write (and after each
+  // write): it sees every state of the path that a concurrent reader could
+  // see, at every step, whatever the machine's load.
   const dir = diskDir();
   try {
     const p = join(dir, "f");
-    const A = 3_000_000, B = 5_000_000;
-    await writeFile(p, new Uint8Array(A).fill(1));
-    Deno.writeTextFileSync(p + ".stop", "");
-    const reader = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `const [p, a, b] = Deno.args; let bad = [], polls = 0, seenB = 0;
-         const end = Date.now() + 20000;
-         while (Date.now() < end && seenB < 5) { polls++;
-           const d = Deno.readFileSync(p);
-           const ok = (d.length === Number(a) && d[0] === 1 && d[d.length - 1] === 1) ||
-             (d.length === Number(b) && d[0] === 2 && d[d.length - 1] === 2);
-           if (!ok) bad.push(d.length + ":" + d[0] + ":" + d[d.length - 1]);
-           if (d.length === Number(b)) seenB++;
-           if (Deno.readTextFileSync(p + ".stop") === "stop") break;
-         }
-         console.log(JSON.stringify({ bad: bad.slice(0, 5), polls, seenB }));`,
-        p,
-        String(A),
-        String(B),
-      ],
-      stdout: "piped",
-      stdin: "null",
-    }).spawn();
+    const A = new Uint8Array(3_000_000).fill(1);
+    const B = new Uint8Array(5_000_000).fill(2);
+    await writeFile(p, A);
+    const bad: string[] = [];
+    const seen = { A: 0, B: 0 };
+    const look = (): void => {
+      const d = Deno.readFileSync(p);
+      if (equalBytes(d, A)) seen.A++;
+      else if (equalBytes(d, B)) seen.B++;
+      else bad.push(`${d.length}:${d[0]}:${d[d.length - 1]}`);
+    };
+    let looks = 0;
     for (let k = 0; k < 12; k++) {
-      await writeFile(p, new Uint8Array(k % 2 ? A : B).fill(k % 2 ? 1 : 2), {
-        durable: false,
-      });
-      await new Promise((r) => setTimeout(r, 20));
+      const before = looks;
+      await onEverySysCall(() => {
+        looks++;
+        look();
+      }, () => writeFile(p, k % 2 ? A : B, { durable: k % 4 < 2 }));
+      look();
+      assert(looks - before >= 3, `write ${k}: only ${looks - before} calls`);
     }
-    Deno.writeTextFileSync(p + ".stop", "stop");
-    const out = JSON.parse(
-      new TextDecoder().decode((await reader.output()).stdout),
-    );
-    deepStrictEqual(out.bad, [], JSON.stringify(out));
-    assert(out.polls > 5, JSON.stringify(out));
+    deepStrictEqual(bad.slice(0, 5), [], JSON.stringify(seen));
+    // Each version was seen before and after every replacement.
+    assert(seen.A >= 12 && seen.B >= 12, JSON.stringify(seen));
   } finally {
     cleanup(dir);
   }

@@ -38,6 +38,7 @@ import {
 import { checkAbort, type EngineOptions, type Meter } from "./options.ts";
 import { fsync, type Syncer } from "./sync.ts";
 import { SafeFsError } from "../errors.ts";
+import { capsOf, isUnsupported } from "../_caps.ts";
 
 /** Where the copy is built. */
 export interface BuildTarget {
@@ -101,6 +102,7 @@ export function* build(
         keep: true,
         lock: true,
         recheck: true,
+        private: false,
       },
       o,
       meter,
@@ -136,11 +138,11 @@ export function* build(
         sourceSide(p, src.dir!, src.path, o),
         copySide(p, root, t.dev, tmpPath, o.op),
       ],
-      function* (d, [sDir, tDir], [sPath]) {
-        const f = p.first[d];
-        for (let k = 0; k < p.count[d]; k++) {
+      function* (d, [sDir, tDir], [sPath]): Gen<void> {
+        const f = p.firstOf(d);
+        for (let k = 0; k < p.countOf(d); k++) {
           const i = f + k;
-          const name = p.names[i];
+          const name = p.name(i);
           const path = under(sPath, name);
           yield PACE;
           checkAbort(o.signal, o.op, path);
@@ -150,22 +152,11 @@ export function* build(
             p.copyIno[i] = sys.statAt(tDir, name, false).ino;
           } else if (kind === K_LINK) {
             makeLink(p, i, tDir, name, o, path);
-          } else if (p.linkOf.has(i)) {
-            const first = p.linkOf.get(i)!;
-            const holder = openCopyDir(
-              p,
-              root,
-              p.parent[first],
-              t.dev,
-              o.op,
-              tmpPath,
-            );
-            try {
-              sys.linkAt(holder, p.names[first], tDir, name);
-            } finally {
-              if (holder !== root) sys.close(holder);
-            }
-            p.copyIno[i] = p.copyIno[first];
+          } else if (
+            p.linkOf.has(i) &&
+            linkCopy(p, i, root, tDir, name, t.dev, o.op, tmpPath)
+          ) {
+            // A second name of a file already copied: linked to its copy.
           } else {
             const r = yield* copyFile(
               {
@@ -180,6 +171,7 @@ export function* build(
                 keep: sync.mode === "each",
                 lock: false,
                 recheck: false,
+                private: true,
               },
               o,
               meter,
@@ -190,7 +182,7 @@ export function* build(
           meter.tick(path, 0, 1);
         }
       },
-      function* (d, [_sDir, tDir], [sPath]) {
+      function* (d, [_sDir, tDir], [sPath]): Gen<void> {
         applyFileMeta(tDir, p, d, o, uid);
         yield* sync.dir(tDir);
         meter.tick(sPath, 0, 1);
@@ -198,13 +190,52 @@ export function* build(
     );
     yield* recheckSource(p, src.dir!, src.path, o);
     yield* verifyCopy(p, root, t.dev, tmpPath, o.op, o.signal);
-    meter.enter("sync", src.path);
+    if (sync.mode !== "none") meter.enter("sync", src.path);
     yield* sync.finish(root);
     ok = true;
     return { handle: root, ino: made.ino };
   } finally {
     if (!ok) sys.close(root);
   }
+}
+
+/**
+ * Makes entry `i` of the plan, a second name of a file already copied, a
+ * hard link to that copy. Returns false, having made nothing, where the
+ * destination's filesystem has no hard links (exFAT, FAT, many FUSE
+ * mounts): the caller then copies the file again under this name.
+ */
+function linkCopy(
+  p: Plan,
+  i: number,
+  root: Dir,
+  tDir: Dir,
+  name: string,
+  dev: number,
+  op: string,
+  rootPath: string,
+): boolean {
+  const caps = capsOf(dev);
+  if (caps.link === false) return false;
+  const first = p.linkOf.get(i)!;
+  const holder = openCopyDir(p, root, p.parent[first], dev, op, rootPath);
+  try {
+    sys.linkAt(holder, p.name(first), tDir, name);
+  } catch (e) {
+    if (
+      isUnsupported(e) ||
+      (e instanceof SafeFsError && (e.code === "EPERM" || e.code === "EMLINK"))
+    ) {
+      caps.link = false;
+      return false;
+    }
+    throw e;
+  } finally {
+    if (holder !== root) sys.close(holder);
+  }
+  caps.link = true;
+  p.copyIno[i] = p.copyIno[first];
+  return true;
 }
 
 /** Makes symlink `i` of the plan as `name` in `dir`, with its owner and times. */
@@ -282,7 +313,7 @@ function openCopyDir(
     const next = side.open(cur, path[j], curPath);
     if (cur !== root) sys.close(cur);
     cur = next;
-    curPath = under(curPath, p.names[path[j]]);
+    curPath = under(curPath, p.name(path[j]));
   }
   return cur;
 }

@@ -80,6 +80,11 @@ export interface EngineOptions {
   removable?: boolean;
   signal?: AbortSignal | undefined;
   onProgress?: ((p: Progress) => void) | undefined;
+  /**
+   * A batch into one directory: the destination directory's fsync after
+   * the publish is left to the batch, which makes it once at its end.
+   */
+  batch?: { add(dir: import("../_sys.ts").Dir): void } | undefined;
 }
 
 /** Throws `AbortedError` when the signal has fired. */

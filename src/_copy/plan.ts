@@ -51,19 +51,25 @@ function grow<
   return b;
 }
 
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
 /** The entries of a source tree (see the module doc). */
 export class Plan {
   /** Number of entries. */
   n = 0;
   /** Bytes of file data (a hard-linked file counts once). */
   bytesTotal = 0;
-  names: string[] = [];
+  /** Names, UTF-8, one after the other; entry i's is [nameAt[i], nameAt[i + 1]). */
+  #names: Uint8Array = new Uint8Array(256);
+  #nameAt: Uint32Array = new Uint32Array(17);
   parent: Int32Array = new Int32Array(16);
   kind: Uint8Array = new Uint8Array(16);
-  dev: Float64Array = new Float64Array(16);
+  /** Index into `#devs` (a tree spans few devices). */
+  #dev: Uint16Array = new Uint16Array(16);
+  #devs: number[] = [];
   ino: Float64Array = new Float64Array(16);
   size: Float64Array = new Float64Array(16);
-  blocks: Float64Array = new Float64Array(16);
   mode: Uint16Array = new Uint16Array(16);
   uid: Uint32Array = new Uint32Array(16);
   gid: Uint32Array = new Uint32Array(16);
@@ -75,11 +81,10 @@ export class Plan {
   mtN: Uint32Array = new Uint32Array(16);
   ctS: Float64Array = new Float64Array(16);
   ctN: Uint32Array = new Uint32Array(16);
-  /** Directories: index of the first child and how many. */
-  first: Int32Array = new Int32Array(16);
-  count: Int32Array = new Int32Array(16);
   /** The inode of the entry's copy, once made (0 before). */
   copyIno: Float64Array = new Float64Array(16);
+  /** Directories: index of the first child and how many (directories only). */
+  #children: Map<number, { first: number; count: number }> = new Map();
   /** Symlink targets by index. */
   targets: Map<number, string> = new Map();
   /** Hard links: index → index of the first entry naming the same inode. */
@@ -93,13 +98,13 @@ export class Plan {
 
   #ensure(): void {
     if (this.n < this.#cap) return;
-    const cap = this.#cap * 2;
+    // Grows by half: less slack than doubling for trees of millions.
+    const cap = Math.ceil(this.#cap * 1.5);
     this.parent = grow(this.parent, cap);
     this.kind = grow(this.kind, cap);
-    this.dev = grow(this.dev, cap);
+    this.#dev = grow(this.#dev, cap);
     this.ino = grow(this.ino, cap);
     this.size = grow(this.size, cap);
-    this.blocks = grow(this.blocks, cap);
     this.mode = grow(this.mode, cap);
     this.uid = grow(this.uid, cap);
     this.gid = grow(this.gid, cap);
@@ -110,23 +115,39 @@ export class Plan {
     this.mtN = grow(this.mtN, cap);
     this.ctS = grow(this.ctS, cap);
     this.ctN = grow(this.ctN, cap);
-    this.first = grow(this.first, cap);
-    this.count = grow(this.count, cap);
     this.copyIno = grow(this.copyIno, cap);
+    this.#nameAt = grow(this.#nameAt, cap + 1);
     this.#cap = cap;
+  }
+
+  #addName(name: string): void {
+    const at = this.#nameAt[this.n];
+    if (at + name.length * 3 > this.#names.length) {
+      this.#names = grow(
+        this.#names,
+        Math.max(this.#names.length * 1.5, at + name.length * 3 + 256) | 0,
+      );
+    }
+    const { written } = encoder.encodeInto(name, this.#names.subarray(at));
+    this.#nameAt[this.n + 1] = at + written;
   }
 
   /** Records an entry; returns its index. */
   add(parent: number, name: string, st: Stat): number {
     this.#ensure();
-    const i = this.n++;
-    this.names.push(name);
+    const i = this.n;
+    this.#addName(name);
+    this.n++;
     this.parent[i] = parent;
     this.kind[i] = planKind(st);
-    this.dev[i] = st.dev;
+    let dev = this.#devs.indexOf(st.dev);
+    if (dev < 0) {
+      dev = this.#devs.length;
+      this.#devs.push(st.dev);
+    }
+    this.#dev[i] = dev;
     this.ino[i] = st.ino;
     this.size[i] = st.size;
-    this.blocks[i] = st.blocks;
     this.mode[i] = st.mode;
     this.uid[i] = st.uid;
     this.gid[i] = st.gid;
@@ -137,45 +158,74 @@ export class Plan {
     this.mtN[i] = st.mtimeNsec;
     this.ctS[i] = st.ctimeSec;
     this.ctN[i] = st.ctimeNsec;
-    this.first[i] = -1;
-    this.count[i] = 0;
+    if (this.kind[i] === K_DIR) {
+      this.#children.set(i, { first: this.n, count: 0 });
+    }
     return i;
+  }
+
+  /** Entry i's name. */
+  name(i: number): string {
+    return decoder.decode(
+      this.#names.subarray(this.#nameAt[i], this.#nameAt[i + 1]),
+    );
+  }
+
+  /** Entry i's device. */
+  devOf(i: number): number {
+    return this.#devs[this.#dev[i]];
+  }
+
+  /** Marks `d`'s children as starting at the next entry added. */
+  beginChildren(d: number): void {
+    this.#children.set(d, { first: this.n, count: 0 });
+  }
+
+  /** Counts one more child of `d` (just added). */
+  addChild(d: number): void {
+    this.#children.get(d)!.count++;
+  }
+
+  /** Index of the first child of directory `d`. */
+  firstOf(d: number): number {
+    return this.#children.get(d)?.first ?? 0;
+  }
+
+  /** How many children directory `d` has. */
+  countOf(d: number): number {
+    return this.#children.get(d)?.count ?? 0;
   }
 
   /** Same object as planned: device, inode and type. */
   sameIdentity(i: number, st: Stat): boolean {
-    return this.dev[i] === st.dev && this.ino[i] === st.ino &&
+    return this.devOf(i) === st.dev && this.ino[i] === st.ino &&
       this.kind[i] === planKind(st);
   }
 
-  /** Same content as far as stat can tell: size, mtime and ctime. */
+  /**
+   * Same content as far as stat can tell: size, mtime, ctime, and link count
+   * (a file renamed over, or unlinked, drops to fewer links: on the path
+   * backend, whose ctime has whole seconds only, that is what shows it).
+   */
   sameContent(i: number, st: Stat): boolean {
-    return this.size[i] === st.size && this.mtS[i] === st.mtimeSec &&
+    return this.size[i] === st.size && this.nlink[i] === st.nlink &&
+      this.mtS[i] === st.mtimeSec &&
       this.mtN[i] === st.mtimeNsec && this.ctS[i] === st.ctimeSec &&
       this.ctN[i] === st.ctimeNsec;
-  }
-
-  /** Index of child `name` of directory `dir`, or -1 (a scan: for lookups of a few). */
-  childIndex(dir: number, name: string): number {
-    const f = this.first[dir];
-    for (let k = 0; k < this.count[dir]; k++) {
-      if (this.names[f + k] === name) return f + k;
-    }
-    return -1;
   }
 
   /** A map from name to index for the children of `dir`. */
   childMap(dir: number): Map<string, number> {
     const m = new Map<string, number>();
-    const f = this.first[dir];
-    for (let k = 0; k < this.count[dir]; k++) m.set(this.names[f + k], f + k);
+    const f = this.firstOf(dir);
+    for (let k = 0; k < this.countOf(dir); k++) m.set(this.name(f + k), f + k);
     return m;
   }
 
   /** The path of entry `i` relative to the root ("" for the root). */
   rel(i: number): string {
     const parts: string[] = [];
-    for (let k = i; k > 0; k = this.parent[k]) parts.push(this.names[k]);
+    for (let k = i; k > 0; k = this.parent[k]) parts.push(this.name(k));
     return parts.reverse().join("/");
   }
 
@@ -186,13 +236,14 @@ export class Plan {
 
   /** Index of the first symlink in walk order, or -1. */
   firstLink(): number {
+    if (this.n > 0 && this.kind[0] === K_LINK) return 0;
     for (const i of dirOrder(this)) {
-      const f = this.first[i];
-      for (let k = 0; k < this.count[i]; k++) {
+      const f = this.firstOf(i);
+      for (let k = 0; k < this.countOf(i); k++) {
         if (this.kind[f + k] === K_LINK) return f + k;
       }
     }
-    return this.n > 0 && this.kind[0] === K_LINK ? 0 : -1;
+    return -1;
   }
 }
 
@@ -206,8 +257,8 @@ export function* dirOrder(p: Plan): Generator<number> {
   while (stack.length > 0) {
     const d = stack.pop()!;
     yield d;
-    const f = p.first[d];
-    for (let k = p.count[d] - 1; k >= 0; k--) {
+    const f = p.firstOf(d);
+    for (let k = p.countOf(d) - 1; k >= 0; k--) {
       if (p.kind[f + k] === K_DIR) stack.push(f + k);
     }
   }

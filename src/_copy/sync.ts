@@ -103,3 +103,59 @@ export class Syncer {
     this.#pending = [];
   }
 }
+
+/**
+ * Directories whose fsync a batch of operations into one directory makes
+ * once, at its end, instead of once per operation (`moveInto`, `copyInto`).
+ * Each entry is published by a single atomic rename, so until that fsync a
+ * crash leaves every entry at its source or at its destination (a move), or
+ * at its destination or nowhere (a copy: the source is untouched); never a
+ * partial entry, never neither.
+ */
+export class DirSyncs {
+  #dirs = new Map<string, Dir>();
+  #unlinks: { dir: Dir; name: string; ino: number }[] = [];
+
+  /** Notes that `dir` must be fsynced before the batch resolves (kept open by the caller). */
+  add(dir: Dir): void {
+    const st = sys.idOf(dir);
+    const key = `${st.dev}:${st.ino}`;
+    if (!this.#dirs.has(key)) this.#dirs.set(key, dir);
+  }
+
+  /**
+   * A source linked to its destination (a filesystem without
+   * RENAME_NOREPLACE): its old name is unlinked once the destinations are
+   * durable, if it still names the inode `ino`.
+   */
+  unlinkLater(dir: Dir, name: string, ino: number): void {
+    this.#unlinks.push({ dir, name, ino });
+  }
+
+  /**
+   * fsyncs every directory noted (in parallel under the async driver); then
+   * unlinks the old names left by links, and fsyncs their directories.
+   */
+  *flush(): Gen<void> {
+    const dirs = [...this.#dirs.values()];
+    this.#dirs.clear();
+    yield* parallel(dirs.map((d) => fsync(d)), WIDTH);
+    const unlinks = this.#unlinks;
+    this.#unlinks = [];
+    if (unlinks.length === 0) return;
+    let first: unknown = null;
+    for (const u of unlinks) {
+      try {
+        const st = sys.tryStatAt(u.dir, u.name, false);
+        if (st !== null && st.ino === u.ino) sys.unlinkAt(u.dir, u.name);
+        this.add(u.dir);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    const again = [...this.#dirs.values()];
+    this.#dirs.clear();
+    yield* parallel(again.map((d) => fsync(d)), WIDTH);
+    if (first !== null) throw first;
+  }
+}

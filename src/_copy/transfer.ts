@@ -18,12 +18,16 @@
  *
  * @module
  */
-import { type Dir, type Handle, type Stat, sys } from "../_sys.ts";
-import { type Gen } from "../_run.ts";
+import { type Dir, feat, type Handle, type Stat, sys } from "../_sys.ts";
+import type { Gen } from "../_run.ts";
 import { under } from "../_path.ts";
-import { capsOf, isUnsupported } from "../_caps.ts";
 import { deleteEntry } from "../_delete.ts";
-import { isOccupied, publish, type PublishMethod } from "../_publish.ts";
+import {
+  dropExchanged,
+  isOccupied,
+  publish,
+  type PublishMethod,
+} from "../_publish.ts";
 import { alreadyExists, statOrNull } from "../_dest.ts";
 import { tempName } from "../_temp.ts";
 import { build } from "./build.ts";
@@ -31,8 +35,7 @@ import { K_LINK, type Plan } from "./plan.ts";
 import { planTree, type Source } from "./walk.ts";
 import { chooseDurability, fsync, Syncer } from "./sync.ts";
 import { checkAbort, type EngineOptions, Meter } from "./options.ts";
-import { noSymlinks } from "./build.ts";
-import { NotEmptyError, SafeFsError } from "../errors.ts";
+import { NotEmptyError, PermissionError, SafeFsError } from "../errors.ts";
 
 /** The destination of a transfer. */
 export interface Destination {
@@ -74,28 +77,28 @@ export function afterPublish(e: unknown, d: string, s: string): unknown {
   return e;
 }
 
-/** Probes once per filesystem whether it stores symlinks. */
-function storesSymlinks(dir: Dir, dev: number): boolean {
-  const caps = capsOf(dev);
-  if (caps.symlink !== undefined) return caps.symlink;
-  const probe = tempName("symlink-probe");
-  try {
-    sys.symlinkAt(".", dir, probe);
-  } catch (e) {
-    if (
-      isUnsupported(e) ||
-      (e instanceof SafeFsError && e.code === "EPERM")
-    ) {
-      return caps.symlink = false;
+/**
+ * Deno creates symlinks only with UNSCOPED `--allow-read` and `--allow-write`
+ * (a symlink may later lead a lexical permission check outside its scope):
+ * on the path backend, a plan holding symlinks is refused before anything is
+ * written (G8) rather than half-way. The ffi backend checks the link's own
+ * path like any other.
+ */
+function checkSymlinkGrant(op: string, link: string): void {
+  if (feat.name !== "path") return;
+  const flags: string[] = [];
+  for (const kind of ["read", "write"] as const) {
+    if (sys.permission({ name: kind }) !== "granted") {
+      flags.push(`--allow-${kind}`);
     }
-    throw e;
   }
-  try {
-    sys.unlinkAt(dir, probe);
-  } catch {
-    // Left under a temp name: sweep() finds it.
-  }
-  return caps.symlink = true;
+  if (flags.length === 0) return;
+  throw new PermissionError(
+    `Cannot ${op}: the source holds symlinks (such as '${link}'), and without ` +
+      `--allow-ffi Deno creates symlinks only with unscoped --allow-read and ` +
+      `--allow-write (run with ${flags.join(" ")}, or with --allow-ffi)`,
+    { code: "ENOTCAPABLE", op, path: link, flag: flags[0], flags },
+  );
 }
 
 /** Plans, builds, publishes and makes durable; see the module doc. */
@@ -108,10 +111,10 @@ export function* transfer(
   const meter = new Meter(o);
   meter.enter("plan", src.path);
   const p = yield* planTree(src, o, meter);
+  // Symlinks onto a filesystem that cannot store them fail the build at
+  // the first one (in walk order), named, before anything is published.
   const link = p.firstLink();
-  if (link >= 0 && !storesSymlinks(dest.dir, dest.dev)) {
-    throw noSymlinks(o.op, under(src.path, p.rel(link)), dest.dir.path);
-  }
+  if (link >= 0) checkSymlinkGrant(o.op, under(src.path, p.rel(link)));
   checkAbort(o.signal, o.op, src.path);
   const tmp = tempName(dest.name);
   const sync = new Syncer(chooseDurability(o.durable, p.n, dest.dir, dest.dev));
@@ -168,19 +171,15 @@ export function* transfer(
     }
     published = true;
     try {
-      if (o.durable) yield* fsync(dest.dir);
+      // A batch fsyncs the directory once at its end; an exchange cannot
+      // wait (the old tree is removed next, which must not come first).
       if (pub.exchanged) {
-        // The old tree now has the temp's name: remove it like any temp.
+        // The old tree now has the temp's name: removed like any temp,
+        // once the exchange is durable.
         meter.enter("remove", dest.path);
-        const old = statOrNull(dest.dir, tmp);
-        if (old !== null) {
-          yield* deleteEntry(dest.dir, tmp, old, {
-            op: o.op,
-            oneFileSystem: true,
-          });
-          if (o.durable) yield* fsync(dest.dir);
-        }
-      }
+        yield* dropExchanged(dest.dir, tmp, o.op, o.durable, true);
+      } else if (o.durable && o.batch !== undefined) o.batch.add(dest.dir);
+      else if (o.durable) yield* fsync(dest.dir);
     } catch (e) {
       throw afterPublish(e, dest.path, src.path);
     }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Dir, type Stat, sys } from "../_sys.ts";
+import { type Dir, type DirEntry, type Stat, sys } from "../_sys.ts";
 import { Chain, type Frame } from "../_chain.ts";
 import { awaited, type Gen, PACE } from "../_run.ts";
 import { checkFollowedLink } from "../_perm.ts";
@@ -182,12 +182,12 @@ export function* planTree(
       const d = stack.pop()!;
       if (d !== 0) {
         while (chain.top.index !== p.parent[d]) sys.close(chain.pop().dir!);
-        const path = under(chain.top.path, p.names[d]);
+        const path = under(chain.top.path, p.name(d));
         const dir = openPlanned(p, d, chain.dir, path, o);
         chain.push({
           dir,
-          name: p.names[d],
-          dev: p.dev[d],
+          name: p.name(d),
+          dev: p.devOf(d),
           ino: p.ino[d],
           index: d,
           path,
@@ -201,7 +201,7 @@ export function* planTree(
       }
       const names = sys.list(chain.dir).map((e) => e.name);
       names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      p.first[d] = p.n;
+      p.beginChildren(d);
       for (const name of names) {
         const path = under(dirPath, name);
         let st = sys.statAt(chain.dir, name, false);
@@ -218,6 +218,18 @@ export function* planTree(
               );
             }
             throw e;
+          }
+        }
+        // The filter first: what it leaves out is neither looked into nor
+        // refused (a socket or a mount point left out is no error).
+        if (o.filter !== undefined) {
+          const keep = yield* awaited(
+            o.filter(path, toFileInfo(st)),
+            "copySync() needs a filter that returns a boolean, not a promise",
+          );
+          if (!keep) {
+            skip(p, d, name);
+            continue;
           }
         }
         if (planKind(st) === 0) throw unsupported(o.op, path, st);
@@ -242,21 +254,11 @@ export function* planTree(
             );
           }
         }
-        if (o.filter !== undefined) {
-          const keep = yield* awaited(
-            o.filter(path, toFileInfo(st)),
-            "copySync() needs a filter that returns a boolean, not a promise",
-          );
-          if (!keep) {
-            skip(p, d, name);
-            continue;
-          }
-        }
         if (o.removable) {
-          canUnlink(st, path, p.uid[d], p.mode[d], o.op);
+          canUnlink(chain.dir, name, st, path, p.uid[d], p.mode[d], o.op);
         }
         const i = p.add(d, name, st);
-        p.count[d]++;
+        p.addChild(d);
         if (st.kind === "symlink") {
           p.targets.set(i, sys.readLinkAt(chain.dir, name));
         } else if (st.kind === "file") {
@@ -271,8 +273,8 @@ export function* planTree(
       }
       meter.filesTotal = p.n;
       meter.tick(dirPath, 0, 0);
-      const f = p.first[d];
-      for (let k = p.count[d] - 1; k >= 0; k--) {
+      const f = p.firstOf(d);
+      for (let k = p.countOf(d) - 1; k >= 0; k--) {
         if (p.kind[f + k] === K_DIR) stack.push(f + k);
       }
     }
@@ -310,15 +312,6 @@ export function canRemoveFrom(
   mode: number,
   op: string,
 ): void {
-  const st = sys.fstat(dir);
-  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
-    throw cannotRemove(
-      op,
-      path,
-      "it is immutable or append-only (chattr)",
-      "EPERM",
-    );
-  }
   try {
     sys.accessDir(dir, 3);
   } catch (e) {
@@ -326,7 +319,12 @@ export function canRemoveFrom(
     if (e.code === "EROFS") {
       throw cannotRemove(op, path, "it is on a read-only filesystem", "EROFS");
     }
-    if (e.code !== "EACCES" && e.code !== "EPERM") throw e;
+    if (e.code === "EPERM") {
+      // Not the mode bits (which a chmod of ours could fix): an attribute
+      // (chattr +i/+a), a security module, a filesystem that refuses.
+      throw cannotRemove(op, path, "writing in it is not permitted", "EPERM");
+    }
+    if (e.code !== "EACCES") throw e;
     // A directory of our own gets owner rwx when it is emptied. Where the
     // effective user is unknown (the path backend without --allow-sys), a
     // directory nobody may write is refused; others are given the benefit
@@ -336,6 +334,17 @@ export function canRemoveFrom(
       throw cannotRemove(op, path, "it is not writable for this user", e.code);
     }
   }
+  // After the access check: a read-only filesystem is reported as such
+  // (some, like erofs, also flag every inode immutable).
+  const st = sys.fstat(dir);
+  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
+    throw cannotRemove(
+      op,
+      path,
+      "it is immutable or append-only (chattr)",
+      "EPERM",
+    );
+  }
 }
 
 /**
@@ -344,13 +353,15 @@ export function canRemoveFrom(
  * in a sticky directory neither it nor the directory being ours.
  */
 export function canUnlink(
+  dir: Dir,
+  name: string,
   st: Stat,
   path: string,
   dirUid: number,
   dirMode: number,
   op: string,
 ): void {
-  if ((st.attrs & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
+  if ((sys.attrsAt(dir, name, st) & (ATTR_IMMUTABLE | ATTR_APPEND)) !== 0) {
     throw cannotRemove(
       op,
       path,
@@ -391,7 +402,7 @@ function openPlanned(
     // check below makes sure it leads where it led when planned).
     d = o.dereference
       ? sys.openDir(path, true)
-      : sys.openDirAt(parent, p.names[i]);
+      : sys.openDirAt(parent, p.name(i));
   } catch (e) {
     if (
       e instanceof SafeFsError && (e.code === "ELOOP" || e.code === "ENOTDIR")
@@ -458,11 +469,11 @@ export function* walkPlan(
         while (chains[0].top.index !== p.parent[d]) yield* up();
         for (let k = 0; k < sides.length; k++) {
           const c = chains[k];
-          const path = under(c.top.path, p.names[d]);
+          const path = under(c.top.path, p.name(d));
           const dir = sides[k].open(c.dir, d, c.top.path);
           c.push({
             dir,
-            name: p.names[d],
+            name: p.name(d),
             dev: sides[k].dev(d),
             ino: sides[k].ino(d),
             index: d,
@@ -489,10 +500,10 @@ export function sourceSide(
   return {
     root,
     path,
-    dev: (i) => p.dev[i],
+    dev: (i) => p.devOf(i),
     ino: (i) => p.ino[i],
     open: (parent, i, parentPath) =>
-      openPlanned(p, i, parent, under(parentPath, p.names[i]), o),
+      openPlanned(p, i, parent, under(parentPath, p.name(i)), o),
   };
 }
 
@@ -503,6 +514,7 @@ export function copySide(
   dev: number,
   path: string,
   op: string,
+  published?: string,
 ): Side {
   return {
     root,
@@ -510,29 +522,49 @@ export function copySide(
     dev: () => dev,
     ino: (i) => p.copyIno[i],
     open: (parent, i, parentPath) => {
-      const where = under(parentPath, p.names[i]);
+      const where = under(parentPath, p.name(i));
       let d: Dir;
       try {
-        d = sys.openDirAt(parent, p.names[i]);
+        d = sys.openDirAt(parent, p.name(i));
       } catch (e) {
-        throw copyChanged(op, where, e);
+        throw copyChanged(op, where, e, published);
       }
       const st = sys.fstat(d);
       if (st.ino !== p.copyIno[i]) {
         sys.close(d);
-        throw copyChanged(op, where);
+        throw copyChanged(op, where, undefined, published);
       }
       return d;
     },
   };
 }
 
-/** The error for a copy that lost or changed entries before it was published. */
+/**
+ * The error for a copy that lost or changed entries: before it was published
+ * (nothing was), or after (`published`: where; a move then keeps its
+ * source). A failure that is not "gone or replaced" (EIO, EACCES, ...) is
+ * returned as it is, with its own errno.
+ */
 export function copyChanged(
   op: string,
   path: string,
   cause?: unknown,
-): SafeFsError {
+  published?: string,
+): unknown {
+  if (
+    cause instanceof SafeFsError &&
+    !["ENOENT", "ENOTDIR", "ELOOP", "ESTALE"].includes(cause.code)
+  ) {
+    return cause;
+  }
+  if (published !== undefined) {
+    return new SafeFsError(
+      `Cannot ${op}: '${path}' of the copy published at '${published}' was ` +
+        `removed or replaced by another process before the source was removed; ` +
+        `the source was kept`,
+      { code: "ETMPCHANGED", op, path, cause, published },
+    );
+  }
   return new SafeFsError(
     `Cannot ${op}: '${path}' of the copy being built was removed or replaced ` +
       `by another process; nothing was published`,
@@ -547,8 +579,8 @@ function sameNames(
 ): { extra?: string; missing: boolean } {
   const skipped = p.skipped.get(d);
   const want = new Set<string>();
-  const f = p.first[d];
-  for (let k = 0; k < p.count[d]; k++) want.add(p.names[f + k]);
+  const f = p.firstOf(d);
+  for (let k = 0; k < p.countOf(d); k++) want.add(p.name(f + k));
   let seen = 0;
   for (const n of listed) {
     if (want.has(n)) seen++;
@@ -575,7 +607,7 @@ export function* recheckSource(
     p,
     o.op,
     [sourceSide(p, root, path, o)],
-    function* (d, [dir], [dirPath]) {
+    function* (d, [dir], [dirPath]): Gen<void> {
       yield PACE;
       checkAbort(o.signal, o.op, dirPath);
       const names = sys.list(dir).map((e) => e.name);
@@ -594,13 +626,13 @@ export function* recheckSource(
           "lost entries while it was copied",
         );
       }
-      const f = p.first[d];
-      for (let k = 0; k < p.count[d]; k++) {
+      const f = p.firstOf(d);
+      for (let k = 0; k < p.countOf(d); k++) {
         const i = f + k;
-        const entryPath = under(dirPath, p.names[i]);
+        const entryPath = under(dirPath, p.name(i));
         let st: Stat;
         try {
-          st = sys.statAt(dir, p.names[i], o.dereference);
+          st = sys.statAt(dir, p.name(i), o.dereference);
         } catch (e) {
           throw vanished(e, o.op, entryPath);
         }
@@ -632,34 +664,57 @@ export function* verifyCopy(
   path: string,
   op: string,
   signal: AbortSignal | undefined,
+  published?: string,
 ): Gen<void> {
-  const side = copySide(p, root, dev, path, op);
-  yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]) {
+  const side = copySide(p, root, dev, path, op, published);
+  yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]): Gen<void> {
     yield PACE;
     checkAbort(signal, op, dirPath);
-    const names = sys.list(dir).map((e) => e.name);
+    const listed = sys.list(dir);
+    const names = listed.map((e) => e.name);
     const cmp = sameNames(p, d, names);
     // Nothing is left out of a copy: a skipped name there is an intruder.
     const skipped = p.skipped.get(d);
     const intruder = names.find((n) => skipped?.has(n));
     if (cmp.extra !== undefined || intruder !== undefined || cmp.missing) {
-      throw copyChanged(op, under(dirPath, cmp.extra ?? intruder ?? ""));
+      throw copyChanged(
+        op,
+        under(dirPath, cmp.extra ?? intruder ?? ""),
+        undefined,
+        published,
+      );
     }
-    const f = p.first[d];
-    for (let k = 0; k < p.count[d]; k++) {
+    // The listing's own inode numbers (d_ino) settle most entries without
+    // a stat each; a mismatch (overlayfs may number them differently) is
+    // looked at with statAt.
+    const inos = new Map<string, DirEntry>();
+    for (const e of listed) if (e.ino !== undefined) inos.set(e.name, e);
+    const f = p.firstOf(d);
+    for (let k = 0; k < p.countOf(d); k++) {
       const i = f + k;
+      const e = inos.get(p.name(i));
+      if (
+        e !== undefined && e.ino === p.copyIno[i] && e.kind !== null &&
+        KINDS_BY_NAME[e.kind] === p.kind[i]
+      ) continue;
       let st: Stat;
       try {
-        st = sys.statAt(dir, p.names[i], false);
+        st = sys.statAt(dir, p.name(i), false);
       } catch (e) {
-        throw copyChanged(op, under(dirPath, p.names[i]), e);
+        throw copyChanged(op, under(dirPath, p.name(i)), e, published);
       }
       const kind = planKind(st);
       if (st.ino !== p.copyIno[i] || kind !== p.kind[i]) {
-        throw copyChanged(op, under(dirPath, p.names[i]));
+        throw copyChanged(op, under(dirPath, p.name(i)), undefined, published);
       }
     }
   });
 }
+
+const KINDS_BY_NAME: Record<string, number> = {
+  file: K_FILE,
+  dir: K_DIR,
+  symlink: K_LINK,
+};
 
 export { K_DIR, K_FILE, K_LINK };
