@@ -25,7 +25,13 @@
 // - a failure the primitive absorbs (it resolves) means it fully happened.
 // A fault in the cleanup after the scenario's own expected failure (a
 // double failure) may leave the temp for sweep(): it must be a temp, and
-// sweep() must remove it and nothing else.
+// sweep() must remove it and nothing else. The clean run must take the path
+// its scenario names: one syncfs in the "syncfs" mode, file fsyncs and no
+// syncfs in the "each" mode, an exchange where the backend has one, no
+// fsync at all with durable: false.
+//
+// SAFEFS_FAULT_ONLY=<part of a name> runs just those scenarios;
+// SAFEFS_FAULT_LOG=<file> appends every broken run to that file.
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { SafeFsError } from "../src/errors.ts";
