@@ -161,6 +161,8 @@ Deno.test({
       }).spawn()
     );
     const outs = children.map(() => ({ text: "" }));
+    const statuses: (Deno.CommandStatus | undefined)[] = [];
+    const errs: string[] = [];
     const readers = children.map((c) => c.stdout.getReader());
     try {
       // Both sweepers are looping before the first operation starts.
@@ -201,25 +203,28 @@ Deno.test({
       }
     } finally {
       Deno.writeTextFileSync(stop, "");
+      // The sweepers stop at their next turn; their reports follow.
+      for (let i = 0; i < 2; i++) {
+        const dec = new TextDecoder();
+        while (true) {
+          const { value, done } = await readers[i].read();
+          if (done) break;
+          outs[i].text += dec.decode(value);
+        }
+        statuses[i] = await children[i].status;
+        errs[i] = new TextDecoder().decode(
+          await new Response(children[i].stderr).arrayBuffer(),
+        );
+      }
+      Deno.removeSync(file);
+      cleanup(dest, shm);
     }
     const reports: SweeperReport[] = [];
     for (let i = 0; i < 2; i++) {
-      const dec = new TextDecoder();
-      while (true) {
-        const { value, done } = await readers[i].read();
-        if (done) break;
-        outs[i].text += dec.decode(value);
-      }
-      const status = await children[i].status;
-      const err = new TextDecoder().decode(
-        await new Response(children[i].stderr).arrayBuffer(),
-      );
-      assert(status.success, `sweeper ${i} failed: ${err}`);
+      assert(statuses[i]?.success, `sweeper ${i} failed: ${errs[i]}`);
       const line = outs[i].text.trim().split("\n").pop()!;
       reports.push(JSON.parse(line));
     }
-    Deno.removeSync(file);
-    cleanup(dest, shm);
     console.log(
       `sweepers over ${RUNS} rounds: default options: ${
         reports[0].sweeps
@@ -290,12 +295,14 @@ Deno.test({
   fn: async () => {
     const dest = diskDir();
     const shm = shmDir();
+    const scripts: string[] = [];
     try {
       oldTree(join(shm, "tree"));
       Deno.writeTextFileSync(join(dest, "keep"), "not a temp");
       for (const kill of ["olderThan: 0", "default, once old"]) {
         // Parked at its 500th openAt: half-way through the tree's files.
         const file = parkedCopy("openAt", 500);
+        scripts.push(file);
         const child = new Deno.Command(DENO, {
           args: [
             "run",
@@ -325,7 +332,6 @@ Deno.test({
         assert.equal(status.signal, "SIGKILL");
         reader.releaseLock();
         await child.stdout.cancel();
-        Deno.removeSync(file);
         assert.deepEqual(tempsIn(dest), temp, "the killed copy left its temp");
         // Dead, but young: the default sweep leaves it (ctime < 1 h).
         const young = await sweep(dest);
@@ -354,7 +360,7 @@ Deno.test({
         );
       }
     } finally {
-      cleanup(dest, shm);
+      cleanup(dest, shm, ...scripts);
     }
   },
 });
@@ -366,12 +372,14 @@ Deno.test({
   fn: async () => {
     const dest = diskDir();
     const shm = shmDir();
+    const scripts: string[] = [];
     try {
       oldTree(join(shm, "tree"));
       const outcomes: string[] = [];
       for (const olderThan of [3_600_000, 0]) {
         const go = join(shm, `go-${olderThan}`);
         const file = parkedCopy("lock", 1);
+        scripts.push(file);
         const child = new Deno.Command(DENO, {
           args: [
             "run",
@@ -406,7 +414,6 @@ Deno.test({
         await child.status;
         reader.releaseLock();
         await child.stdout.cancel();
-        Deno.removeSync(file);
         outcomes.push(
           `olderThan ${olderThan}: sweep removed ${r.removed.length}; copy ${
             out.text.split("\n").filter((l) => /done|failed/.test(l))[0]
@@ -420,7 +427,7 @@ Deno.test({
       checkTree(join(dest, "copy-3600000"));
       checkTree(join(dest, "copy-0"));
     } finally {
-      cleanup(dest, shm);
+      cleanup(dest, shm, ...scripts);
     }
   },
 });
