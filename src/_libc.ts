@@ -78,6 +78,8 @@ export const SYS = {
   getdents64: X64 ? 217n : 61n,
   copy_file_range: X64 ? 326n : 285n,
   syncfs: X64 ? 306n : 267n,
+  /** Linux 6.6: fchmodat with flags (AT_SYMLINK_NOFOLLOW). */
+  fchmodat2: 452n,
 } as const;
 
 /** statx: the mask of the basic fields, and the struct's size. */
@@ -219,6 +221,11 @@ const SYMBOLS = {
   syscall_openat2: {
     name: "syscall",
     parameters: ["i64", "i64", "buffer", "buffer", "i64"],
+    result: "i64",
+  },
+  syscall_fchmodat2: {
+    name: "syscall",
+    parameters: ["i64", "i64", "buffer", "i64", "i64"],
     result: "i64",
   },
   syscall_renameat2: {

@@ -484,6 +484,18 @@ export const sys = {
   /** flock(LOCK_EX|LOCK_NB): false when someone else holds it. */
   lock: (h: Handle): boolean =>
     run(() => ({ op: "lock", path: h.path }), () => B.lock(h)),
+  /** Removes a directory of files in one call (see `Backend.removeLeaf`). */
+  removeLeaf: (dir: Dir, name: string): void =>
+    run(
+      () => ({ op: "removeLeaf", path: at(dir, name) }),
+      () => B.removeLeaf(dir, name),
+    ),
+  /** `removeLeaf`, off the main thread. */
+  removeLeafAsync: (dir: Dir, name: string): Promise<void> =>
+    runAsync(
+      () => ({ op: "removeLeaf", path: at(dir, name) }),
+      () => B.removeLeafAsync(dir, name),
+    ),
   /** Closes; never throws, never hooked. */
   close: (h: Handle): void => {
     try {

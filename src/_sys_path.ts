@@ -211,6 +211,7 @@ export function createPathBackend(): Backend {
       copyRange: false,
       syncfs: false,
       lock: true,
+      removeLeaf: true,
       maxPath: 4095,
     },
 
@@ -369,7 +370,13 @@ export function createPathBackend(): Backend {
       Deno.chmodSync(checkHandle(h).path, mode);
     },
     chmodAt: (dir, name, mode) => {
-      Deno.chmodSync(join(check(dir).path, name), mode);
+      const p = join(check(dir).path, name);
+      // Deno's chmod follows a symlink: refuse one (a swap in between still
+      // wins; the ffi backend never follows).
+      if (Deno.lstatSync(p).isSymlink) {
+        throw coded("EOPNOTSUPP", `'${p}' is a symlink (os error 95)`);
+      }
+      Deno.chmodSync(p, mode);
     },
     accessDir: (dir, mode) => {
       const d = check(dir);
@@ -458,6 +465,12 @@ export function createPathBackend(): Backend {
     lock: (h) => {
       const fh = h.type === "file" ? (h as PathFile).fh : dirFile(h as PathDir);
       return fh.tryLockSync(true);
+    },
+    removeLeaf: (dir, name) => {
+      Deno.removeSync(join(check(dir).path, name), { recursive: true });
+    },
+    removeLeafAsync: async (dir, name) => {
+      await Deno.remove(join(check(dir).path, name), { recursive: true });
     },
     close: (h) => {
       const ph = h as PathHandle;

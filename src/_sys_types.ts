@@ -176,6 +176,8 @@ export interface BackendFeatures {
   syncfs: boolean;
   /** `lock` takes a non-blocking exclusive `flock`. */
   lock: boolean;
+  /** `removeLeaf` works (the deletion engine may hand it whole directories of files). */
+  removeLeaf: boolean;
   /** Longest path a call can take (Infinity when calls are relative to descriptors). */
   maxPath: number;
 }
@@ -246,10 +248,10 @@ export interface Backend {
   /** fchmod. */
   chmod(h: Handle, mode: number): void;
   /**
-   * fchmodat(dir, name, mode, 0). It FOLLOWS a symlink at `name` (Linux
-   * cannot chmod a symlink): callers check the entry is a directory first
-   * and use it only to add owner permissions to a directory of theirs that
-   * they cannot open.
+   * chmod of `name` in `dir`, for a directory of ours that we cannot open
+   * (to give it owner rwx). A symlink at `name` is refused (EOPNOTSUPP),
+   * never followed: the ffi backend uses fchmodat2(AT_SYMLINK_NOFOLLOW) or
+   * an O_PATH descriptor; the path backend checks with lstat first.
    */
   chmodAt(dir: Dir, name: string, mode: number): void;
   /**
@@ -315,6 +317,18 @@ export interface Backend {
    * `features.lock`.
    */
   lock(h: Handle): boolean;
+  /**
+   * Removes directory `name` of `dir` and the files in it, in one call that
+   * runs in Deno's own code (Rust's remove_dir_all: `openat(O_NOFOLLOW |
+   * O_DIRECTORY)` then `unlinkat` relative to it; a symlink at `name` is
+   * only unlinked). For a directory whose listing showed no subdirectory.
+   * The ffi backend reaches it through `/proc/self/fd/<dir>/<name>`, so the
+   * path walked is the held directory's, never its ancestors'. Only where
+   * `features.removeLeaf`.
+   */
+  removeLeaf(dir: Dir, name: string): void;
+  /** `removeLeaf`, off the main thread. */
+  removeLeafAsync(dir: Dir, name: string): Promise<void>;
   /** Closes; never throws. */
   close(h: Handle): void;
   /** fstatfs; `null` where the backend cannot tell. */

@@ -175,7 +175,10 @@ function* removePath(
  *   not an error: the call resolves once the tree is gone, whoever removed it.
  * - **New entries are reported, not chased.** An entry created inside the
  *   tree after its directory was listed is left alone and the call throws
- *   `NotEmptyError` naming it, after removing everything else.
+ *   `NotEmptyError` naming it, after removing everything else. (One
+ *   exception: a directory holding only files, 16 or more, is removed whole
+ *   in one call, several at once; a file created in it just after it was
+ *   listed goes with it.)
  * - **Any depth**, without recursion and without long paths.
  * - **Durable**: once it resolves, the removal survives a power cut (the
  *   directory that held `path` is fsynced).
