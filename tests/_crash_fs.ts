@@ -425,6 +425,23 @@ export class Fs {
         this.push({ t: "del", dir: r.dir, name: r.name }, k);
         return;
       }
+      case "removeLeaf": {
+        // A whole directory (of files) removed in one call, as
+        // remove_dir_all does it: each entry unlinked in its directory
+        // (pending until that directory is fsynced, which never comes: it
+        // is removed), then the directory itself from its parent.
+        const r = need(call.path);
+        const drop = (dir: number, name: string): void => {
+          const ino = dirOf(dir).get(name)!;
+          if (this.inodes[ino].kind === "dir") {
+            for (const child of [...dirOf(ino).keys()]) drop(ino, child);
+          }
+          dirOf(dir).delete(name);
+          this.push({ t: "del", dir, name }, k);
+        };
+        drop(r.dir, r.name);
+        return;
+      }
       case "renameAt": {
         const from = need(call.path);
         const to = need(call.dest);

@@ -13,7 +13,9 @@
  * pessimistic POSIX model:
  *
  * - Directory entries. A change of an entry (made by openAt "create",
- *   mkdirAt, symlinkAt, linkAt; removed by unlinkAt, rmdirAt; moved by
+ *   mkdirAt, symlinkAt, linkAt; removed by unlinkAt, rmdirAt, and
+ *   removeLeaf, which removes a whole directory as remove_dir_all does: each
+ *   entry in its directory, then the directory in its parent; moved by
  *   renameAt "replace", or "noreplace", which behaves as a replace when it
  *   succeeds) is pending until the directory that holds it is fsynced; until
  *   then it may or may not be on disk. A rename is atomic (old or new, never

@@ -128,6 +128,7 @@ const ENOSPC_OPS = new Set([
   "renameAt",
 ]);
 const EACCES_OPS = new Set([
+  "removeLeaf",
   "openDir",
   "openDirAt",
   "openAt",
@@ -151,7 +152,7 @@ const EACCES_OPS = new Set([
 ]);
 /**
  * ESTALE (NFS: the object is gone on the server). Not injected into unlinkAt,
- * rmdirAt, statAt, openDirAt and list: the deletion engine reads ESTALE from
+ * rmdirAt, removeLeaf, statAt, openDirAt and list: the deletion engine reads ESTALE from
  * those as "removed by another process", by design (G6: tolerate concurrent
  * deleters), so an injected one there cannot be told from a real removal.
  */

@@ -169,6 +169,9 @@ function checkCleanCalls(sc: Scenario, calls: RecordedCall[]): void {
       `${sc.name}: no exchange in ${ops}`,
     );
   }
+  for (const op of sc.expectOps ?? []) {
+    assert(ops.some((o) => o.split(":")[0] === op), `${sc.name}: no ${op}`);
+  }
   if (!sc.durable) {
     assert(
       !ops.includes("syncfs") && !ops.some((o) => o.startsWith("fsync")),
