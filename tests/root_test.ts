@@ -16,14 +16,15 @@ import {
   PermissionError,
   type Root,
   SafeFsError,
+  SourceChangedError,
   UnsupportedFileTypeError,
 } from "../mod.ts";
 import { setSysHook, type SysCall } from "../src/_sys.ts";
 import {
+  BACKEND,
   cleanup,
   diskDir,
   MOD_URL,
-  recordCalls,
   rejects,
   runDeno,
   snapshot,
@@ -71,8 +72,26 @@ async function fixture(): Promise<Fixture> {
   return { base, root, outside, r: await openRoot(root) };
 }
 
-/** Seam calls that change nothing. */
-const READ_ONLY = new Set(["lstat", "stat", "readLink", "readDir", "realPath"]);
+/**
+ * Seam calls that change nothing: opening directories, stat, listing,
+ * reading links, access checks, realpath, and opening a file for reading.
+ */
+function readOnly(c: SysCall): boolean {
+  if (c.op === "openAt") return c.how === "read";
+  return [
+    "openDir",
+    "openDirAt",
+    "openDirBeneath",
+    "fstat",
+    "statAt",
+    "attrsAt",
+    "list",
+    "readLinkAt",
+    "accessDir",
+    "realPath",
+    "read",
+  ].includes(c.op);
+}
 
 interface EscapeCase {
   name: string;
@@ -219,9 +238,30 @@ for (const c of ESCAPES) {
     try {
       const outside = snapshot(fx.outside);
       const inside = snapshot(fx.root);
-      const { calls, result } = await recordCalls(() => c.run(fx));
+      // Each call with how it ended (null: it succeeded).
+      const calls: { call: SysCall; code: string | null }[] = [];
+      const restore = setSysHook((call) => {
+        const rec = { call, code: "pending" as string | null };
+        calls.push(rec);
+        return (e) => {
+          rec.code = e === null ? null : (e as SafeFsError).code ?? String(e);
+        };
+      });
+      let result: unknown;
+      try {
+        result = await c.run(fx);
+      } catch (e) {
+        result = e;
+      } finally {
+        restore();
+      }
       await rejects(Promise.reject(result), c.error, c.code);
-      const writes = calls.filter((k) => !READ_ONLY.has(k.op));
+      // Only read-only calls; the one exception is `mkdir -p`'s own atomic
+      // existence check, a mkdirat that FAILED with EEXIST (it cannot
+      // follow a symlink, nor change anything).
+      const writes = calls.filter((k) =>
+        !readOnly(k.call) && !(k.call.op === "mkdirAt" && k.code === "EEXIST")
+      );
       deepStrictEqual(writes, [], "a refused call made only read-only calls");
       deepStrictEqual(snapshot(fx.outside), outside);
       deepStrictEqual(snapshot(fx.root), inside);
@@ -322,7 +362,12 @@ Deno.test("openRoot() runs every method inside the root", async () => {
     await r.mkdir("w", { recursive: true });
     await r.mkdir(".", { recursive: true });
     const wr = await r.writeFile("w/x/y/f.txt", "hello", { mode: 0o600 });
-    deepStrictEqual(wr, { path: join(root, "w/x/y/f.txt"), bytes: 5 });
+    deepStrictEqual(wr, {
+      path: join(root, "w/x/y/f.txt"),
+      bytes: 5,
+      replaced: false,
+      publish: "rename",
+    });
     await rejects(
       r.writeFile("w/x/y/f.txt", "again", { overwrite: false }),
       AlreadyExistsError,
@@ -366,6 +411,7 @@ Deno.test("openRoot() runs every method inside the root", async () => {
     Deno.writeTextFileSync(leftover, "half");
     deepStrictEqual(await r.sweep("w", { olderThan: 0 }), {
       removed: [leftover],
+      live: [],
     });
     // remove
     const rr = await r.remove("w");
@@ -489,43 +535,93 @@ async function refusesAll(r: Root): Promise<void> {
   }
 }
 
-Deno.test("openRoot() refuses every call once the root is renamed away, even with a new directory at its path", async () => {
-  const fx = await fixture();
-  try {
-    const moved = join(fx.base, "moved");
-    Deno.renameSync(fx.root, moved);
-    const before = snapshot(moved);
-    await refusesAll(fx.r);
-    assertEquals(snapshot(fx.root), null);
-    // Same path, same contents, another directory.
-    Deno.mkdirSync(join(fx.root, "a"), { recursive: true });
-    Deno.writeTextFileSync(join(fx.root, "a/f"), "impostor");
-    const impostor = snapshot(fx.root);
-    await refusesAll(fx.r);
-    deepStrictEqual(snapshot(fx.root), impostor);
-    deepStrictEqual(snapshot(moved), before);
-  } finally {
-    cleanup(fx.base);
-  }
-});
+/**
+ * The ffi backend: every method still works, in the directory the root was
+ * opened on, now at `at` (the descriptor follows it, as Go's os.Root does).
+ */
+async function followsAll(r: Root, at: string): Promise<void> {
+  assertEquals(dec.decode(await r.readFile("a/f")), "af");
+  await r.writeFile("a/new", "x");
+  assertEquals(Deno.readTextFileSync(join(at, "a/new")), "x");
+  await r.copy("a/f", "a/g");
+  await r.move("a/g", "a/h");
+  assertEquals(Deno.readTextFileSync(join(at, "a/h")), "af");
+  await r.mkdir("a/d");
+  assert(Deno.statSync(join(at, "a/d")).isDirectory);
+  deepStrictEqual(
+    (await r.readDir("a")).map((e) => e.name),
+    ["d", "f", "h", "new", "out2", "tosub"],
+  );
+  assertEquals((await r.stat("a/f")).ino, Deno.statSync(join(at, "a/f")).ino);
+  assertEquals((await r.lstat("a/h")).size, 2);
+  deepStrictEqual((await r.sweep(".", { olderThan: 0 })).removed, []);
+  await r.remove("a/d");
+  await r.remove("a/h");
+  await r.remove("a/new");
+  deepStrictEqual(
+    Deno.readDirSync(join(at, "a")).toArray().map((e) => e.name).sort(),
+    ["f", "out2", "tosub"],
+  );
+}
 
-Deno.test("openRoot() refuses every call once the root is replaced by a symlink, even to itself", async () => {
-  const fx = await fixture();
-  try {
-    const moved = join(fx.base, "moved");
-    Deno.renameSync(fx.root, moved);
-    Deno.symlinkSync("moved", fx.root);
-    const before = snapshot(moved);
-    await refusesAll(fx.r);
-    deepStrictEqual(snapshot(moved), before);
-    // Put back: the same directory at the same path works again.
-    Deno.removeSync(fx.root);
-    Deno.renameSync(moved, fx.root);
-    assertEquals(dec.decode(await fx.r.readFile("a/f")), "af");
-  } finally {
-    cleanup(fx.base);
-  }
-});
+Deno.test(
+  BACKEND === "ffi"
+    ? "openRoot() follows its root renamed away (ffi: a descriptor, as Go's os.Root), and never acts on a new directory at its old path"
+    : "openRoot() refuses every call once the root is renamed away, even with a new directory at its path (path backend)",
+  async () => {
+    const fx = await fixture();
+    try {
+      const moved = join(fx.base, "moved");
+      Deno.renameSync(fx.root, moved);
+      const before = snapshot(moved);
+      if (BACKEND === "ffi") {
+        await followsAll(fx.r, moved);
+        deepStrictEqual(snapshot(moved), before);
+      } else await refusesAll(fx.r);
+      assertEquals(snapshot(fx.root), null);
+      // Same path, same contents, another directory.
+      Deno.mkdirSync(join(fx.root, "a"), { recursive: true });
+      Deno.writeTextFileSync(join(fx.root, "a/f"), "impostor");
+      const impostor = snapshot(fx.root);
+      if (BACKEND === "ffi") await followsAll(fx.r, moved);
+      else await refusesAll(fx.r);
+      deepStrictEqual(snapshot(fx.root), impostor);
+      deepStrictEqual(snapshot(moved), before);
+    } finally {
+      cleanup(fx.base);
+    }
+  },
+);
+
+Deno.test(
+  BACKEND === "ffi"
+    ? "openRoot() replaced by a symlink at its path goes on acting in its own directory, never through the symlink (ffi)"
+    : "openRoot() refuses every call once the root is replaced by a symlink, even to itself (path backend)",
+  async () => {
+    const fx = await fixture();
+    try {
+      const moved = join(fx.base, "moved");
+      Deno.renameSync(fx.root, moved);
+      Deno.mkdirSync(join(fx.base, "decoy/a"), { recursive: true });
+      Deno.writeTextFileSync(join(fx.base, "decoy/a/f"), "decoy");
+      const decoy = snapshot(join(fx.base, "decoy"));
+      for (const target of ["moved", "decoy"]) {
+        Deno.symlinkSync(target, fx.root);
+        const before = snapshot(moved);
+        if (BACKEND === "ffi") await followsAll(fx.r, moved);
+        else await refusesAll(fx.r);
+        deepStrictEqual(snapshot(moved), before);
+        deepStrictEqual(snapshot(join(fx.base, "decoy")), decoy);
+        Deno.removeSync(fx.root);
+      }
+      // Put back: the same directory at the same path works (again).
+      Deno.renameSync(moved, fx.root);
+      assertEquals(dec.decode(await fx.r.readFile("a/f")), "af");
+    } finally {
+      cleanup(fx.base);
+    }
+  },
+);
 
 /** Installs a hook that runs `act` once, before the `n`th call matching `match`. */
 function onCall(
@@ -539,14 +635,19 @@ function onCall(
   });
 }
 
-Deno.test("openRoot() re-checks the directories it resolved: one swapped for a link to outside just before handing off is refused", async () => {
+Deno.test("openRoot() re-checks the directories it resolved: one swapped for a link to outside between its stat and its open is refused", async () => {
   const fx = await fixture();
   const sub = join(fx.root, "sub");
-  // Call 1 of lstat(sub) is the resolution, call 2 the re-check.
-  const restore = onCall((c) => c.op === "lstat" && c.path === sub, 2, () => {
-    Deno.renameSync(sub, join(fx.root, "sub-moved"));
-    Deno.symlinkSync(fx.outside, sub);
-  });
+  // The resolution stats `sub`, then opens it (never following a symlink):
+  // the swap lands in between.
+  const restore = onCall(
+    (c) => c.op === "openDirAt" && c.path === sub,
+    1,
+    () => {
+      Deno.renameSync(sub, join(fx.root, "sub-moved"));
+      Deno.symlinkSync(fx.outside, sub);
+    },
+  );
   try {
     const outside = snapshot(fx.outside);
     const e = await rejects(
@@ -554,18 +655,63 @@ Deno.test("openRoot() re-checks the directories it resolved: one swapped for a l
       PermissionError,
       "ENOTCAPABLE",
     );
-    assert(e.message.includes("replaced by a symlink"), e.message);
+    assert(
+      e.message.includes("was replaced while the path was resolved"),
+      e.message,
+    );
     deepStrictEqual(snapshot(fx.outside), outside);
+    deepStrictEqual(temps(join(fx.root, "sub-moved")), []);
   } finally {
     restore();
     cleanup(fx.base);
   }
 });
 
+Deno.test(
+  BACKEND === "ffi"
+    ? "openRoot() writes into the directory it opened even when it is swapped for a link to outside before the write (ffi: held descriptor)"
+    : "openRoot() refuses to write once a directory it opened is swapped for a link to outside before the write (path backend: identity re-check)",
+  async () => {
+    const fx = await fixture();
+    const sub = join(fx.root, "sub");
+    // After the resolution opened `sub`, before the temp is created in it.
+    const restore = onCall(
+      (c) =>
+        c.op === "openAt" && c.how === "create" &&
+        c.path!.startsWith(sub + "/"),
+      1,
+      () => {
+        Deno.renameSync(sub, join(fx.root, "sub-moved"));
+        Deno.symlinkSync(fx.outside, sub);
+      },
+    );
+    try {
+      const outside = snapshot(fx.outside);
+      const r = fx.r.writeFile("sub/canary", "mine");
+      if (BACKEND === "ffi") {
+        await r;
+        assertEquals(
+          Deno.readTextFileSync(join(fx.root, "sub-moved/canary")),
+          "mine",
+        );
+      } else {
+        await rejects(r, SourceChangedError, "ESRCCHANGED");
+        assertEquals(snapshot(join(fx.root, "sub-moved/canary")), null);
+      }
+      deepStrictEqual(snapshot(fx.outside), outside);
+      deepStrictEqual(temps(join(fx.root, "sub-moved")), []);
+      deepStrictEqual(temps(fx.outside), []);
+    } finally {
+      restore();
+      cleanup(fx.base);
+    }
+  },
+);
+
 Deno.test("openRoot() readFile() never returns outside bytes when the file is swapped for a link just before open", async () => {
   const fx = await fixture();
   const f = join(fx.root, "a/f");
-  const restore = onCall((c) => c.op === "open" && c.path === f, 1, () => {
+  const restore = onCall((c) => c.op === "openAt" && c.path === f, 1, () => {
     Deno.renameSync(f, join(fx.root, "a/f-moved"));
     Deno.symlinkSync("../../outside/canary", f);
   });
@@ -580,7 +726,7 @@ Deno.test("openRoot() readFile() never returns outside bytes when the file is sw
 Deno.test("openRoot() readFile() of a file replaced atomically just before open reads the new file", async () => {
   const fx = await fixture();
   const f = join(fx.root, "a/f");
-  const restore = onCall((c) => c.op === "open" && c.path === f, 1, () => {
+  const restore = onCall((c) => c.op === "openAt" && c.path === f, 1, () => {
     Deno.writeTextFileSync(join(fx.root, "a/f.new"), "new");
     Deno.renameSync(join(fx.root, "a/f.new"), f);
   });

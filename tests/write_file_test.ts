@@ -8,6 +8,8 @@ import {
   AbortedError,
   AlreadyExistsError,
   InvalidArgumentError,
+  IsADirectoryError,
+  NotADirectoryError,
   NotFoundError,
   PermissionError,
   SafeFsError,
@@ -15,16 +17,25 @@ import {
 import { writeFile } from "../src/write_file.ts";
 import { setSysHook, sys } from "../src/_sys.ts";
 import {
+  BACKEND,
   CAN_MOUNT,
   cleanup,
   diskDir,
   EIO,
   failingAt,
+  indexOf,
+  isDataWrite,
+  isDirFsync,
+  isDurabilityCall,
+  isFileFsync,
+  isNoClobberPublishAt,
   mountTmpfs,
   onEverySysCall,
   recordCalls,
   rejects,
   runDeno,
+  showCalls,
+  snapshot,
   temps,
   umount,
 } from "./_helpers.ts";
@@ -63,7 +74,12 @@ Deno.test("writeFile() writes bytes, strings, streams and async iterables, leavi
   try {
     const bytes = payload(1, 300_000);
     let r = await writeFile(join(dir, "bytes"), bytes);
-    deepStrictEqual(r, { path: join(dir, "bytes"), bytes: 300_000 });
+    deepStrictEqual(r, {
+      path: join(dir, "bytes"),
+      bytes: 300_000,
+      replaced: false,
+      publish: "rename",
+    });
     assert(equalBytes(Deno.readFileSync(join(dir, "bytes")), bytes));
     r = await writeFile(join(dir, "text"), "héllo\n");
     assertEquals(r.bytes, 7);
@@ -95,7 +111,9 @@ Deno.test("writeFile() replaces by default, keeping the replaced file's mode; mo
   try {
     const p = join(dir, "f");
     await writeFile(p, "one");
-    assertEquals(Deno.statSync(p).mode! & 0o7777, 0o666 & ~sys.umask());
+    const umask = sys.umask();
+    assert(umask !== null, "the umask is readable under -A");
+    assertEquals(Deno.statSync(p).mode! & 0o7777, 0o666 & ~umask);
     Deno.chmodSync(p, 0o640);
     const ino = Deno.statSync(p).ino;
     await writeFile(p, "two");
@@ -146,11 +164,14 @@ Deno.test("writeFile() with overwrite: false refuses an existing path with Alrea
     assertEquals(e.path, p);
     assert(e.message.includes(`'${p}'`), e.message);
     assertEquals(Deno.readTextFileSync(p), "first");
-    // the check is atomic (link), not lstat-then-act: pass the early check,
-    // then have someone create the file before the publish
+    // the check is atomic (ffi: renameat2 RENAME_NOREPLACE; path: link),
+    // not lstat-then-act: pass the early check, then have someone create the
+    // file before the publish
     Deno.removeSync(p);
+    let raced = 0;
     const restore = setSysHook((c) => {
-      if (c.op === "link" && c.dest === p) {
+      if (isNoClobberPublishAt(c, p)) {
+        raced++;
         Deno.writeTextFileSync(p, "raced in");
       }
     });
@@ -162,6 +183,7 @@ Deno.test("writeFile() with overwrite: false refuses an existing path with Alrea
     } finally {
       restore();
     }
+    assertEquals(raced, 1, "the no-clobber publish was not reached");
     assertEquals(Deno.readTextFileSync(p), "raced in");
     deepStrictEqual(temps(dir), []);
   } finally {
@@ -194,7 +216,17 @@ Deno.test("writeFile() refuses a directory at the path and a missing parent, wit
   const dir = diskDir();
   try {
     Deno.mkdirSync(join(dir, "d"));
-    await rejects(writeFile(join(dir, "d"), "x"), SafeFsError, "EISDIR");
+    const isDir = await rejects(
+      writeFile(join(dir, "d"), "x"),
+      IsADirectoryError,
+      "EISDIR",
+    );
+    assert(isDir instanceof Deno.errors.IsADirectory);
+    await rejects(
+      writeFile(join(dir, "d"), "x", { overwrite: false }),
+      IsADirectoryError,
+      "EISDIR",
+    );
     assert(Deno.statSync(join(dir, "d")).isDirectory);
     const e = await rejects(
       writeFile(join(dir, "no/such/f"), "x"),
@@ -203,8 +235,145 @@ Deno.test("writeFile() refuses a directory at the path and a missing parent, wit
     );
     assert(e.message.includes(`'${join(dir, "no/such")}'`), e.message);
     Deno.writeTextFileSync(join(dir, "file"), "x");
-    await rejects(writeFile(join(dir, "file/f"), "x"), SafeFsError, "ENOTDIR");
+    const notDir = await rejects(
+      writeFile(join(dir, "file/f"), "x"),
+      NotADirectoryError,
+      "ENOTDIR",
+    );
+    assert(notDir instanceof Deno.errors.NotADirectory);
+    // A trailing slash names a directory: refused for a file.
+    await rejects(
+      writeFile(join(dir, "file") + "/", "x"),
+      NotADirectoryError,
+      "ENOTDIR",
+    );
+    await rejects(
+      writeFile(join(dir, "file/f"), "x", { parents: true }),
+      NotADirectoryError,
+      "ENOTDIR",
+    );
+    assertEquals(Deno.readTextFileSync(join(dir, "file")), "x");
     await rejects(writeFile("", "x"), InvalidArgumentError);
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() refuses a path whose last component is '.' or '..' before any filesystem call", async () => {
+  const dir = diskDir();
+  try {
+    Deno.mkdirSync(join(dir, "d/e"), { recursive: true });
+    const before = snapshot(dir);
+    for (const p of [`${dir}/d/.`, `${dir}/d/e/..`, `${dir}/d/..`, "."]) {
+      for (const overwrite of [true, false]) {
+        const { calls, result } = await recordCalls(() =>
+          writeFile(p, "x", { overwrite })
+        );
+        const e = await rejects(
+          Promise.reject(result),
+          InvalidArgumentError,
+          "EINVAL",
+        );
+        assert(e.message.includes("last component"), e.message);
+        assertEquals(showCalls(calls), "", p);
+      }
+    }
+    deepStrictEqual(snapshot(dir), before);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() with parents creates the missing directories, each made durable in its parent before the next", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "a/b/c/f");
+    const { calls, result } = await recordCalls(() =>
+      writeFile(p, "deep", { parents: true, mode: 0o600 })
+    );
+    assert(!(result instanceof Error), String(result));
+    assertEquals(Deno.readTextFileSync(p), "deep");
+    assertEquals(Deno.statSync(p).mode! & 0o777, 0o600);
+    const umask = sys.umask()!;
+    for (const d of ["a", "a/b", "a/b/c"]) {
+      assertEquals(Deno.statSync(join(dir, d)).mode! & 0o777, 0o777 & ~umask);
+    }
+    const ops = showCalls(calls);
+    // Each mkdir is followed by an fsync of the directory it was made in,
+    // before the next one is made below it.
+    let from = 0;
+    for (
+      const [parent, name] of [[dir, "a"], [`${dir}/a`, "b"], [
+        `${dir}/a/b`,
+        "c",
+      ]]
+    ) {
+      const mk = indexOf(
+        calls,
+        (c) => c.op === "mkdirAt" && c.path === join(parent, name),
+        from,
+      );
+      assert(mk >= from, `no mkdir of ${name}: ${ops}`);
+      const sync = indexOf(calls, (c) => isDirFsync(c, parent), mk + 1);
+      const next = indexOf(calls, (c) => c.op === "mkdirAt", mk + 1);
+      assert(sync > mk && (next < 0 || sync < next), ops);
+      from = sync;
+    }
+    // Then the file's own durability: its data, then the directory c.
+    assert(indexOf(calls, (c) => isDirFsync(c, join(dir, "a/b/c")), from) > 0);
+    assertEquals(calls.filter(isDurabilityCall).length, 3 + 2, ops);
+    // An existing part is used as it is (also through a symlink, as mkdir -p).
+    Deno.symlinkSync("a/b", join(dir, "ln"));
+    await writeFile(join(dir, "ln/x/f2"), "via link", { parents: true });
+    assertEquals(Deno.readTextFileSync(join(dir, "a/b/x/f2")), "via link");
+    // durable: false makes them without any fsync.
+    const quiet = await recordCalls(() =>
+      writeFile(join(dir, "q/r/f"), "q", { parents: true, durable: false })
+    );
+    assertEquals(quiet.calls.filter(isDurabilityCall).length, 0);
+    assertEquals(Deno.readTextFileSync(join(dir, "q/r/f")), "q");
+    deepStrictEqual(temps(join(dir, "a/b/c")), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() holds a lock on its temp while it writes, released once it is published", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let pulls = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(c): Promise<void> {
+        pulls++;
+        if (pulls === 1) c.enqueue(payload(1, 1000));
+        else if (pulls === 2) {
+          await gate;
+          c.enqueue(payload(2, 1000));
+        } else c.close();
+      },
+    }, { highWaterMark: 0 });
+    const done = writeFile(p, stream);
+    // Wait (on events) until the temp exists and the writer waits for data.
+    while (temps(dir).length === 0 || pulls < 2) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const [tmp] = temps(dir);
+    const f = Deno.openSync(join(dir, tmp), { read: true });
+    let lockedByWriter: boolean;
+    try {
+      // flock is per open file description: this one conflicts with the
+      // writer's, in this process as in any other (sweep's).
+      lockedByWriter = !f.tryLockSync(true);
+    } finally {
+      f.close();
+    }
+    release();
+    await done;
+    assert(lockedByWriter, "the live temp was not locked");
     deepStrictEqual(temps(dir), []);
   } finally {
     cleanup(dir);
@@ -220,26 +389,38 @@ Deno.test("writeFile() fsyncs the file before the publishing rename or link and 
         writeFile(p, "data", { overwrite })
       );
       assert(!(result instanceof Error), String(result));
-      const ops = calls.map((c) => `${c.op} ${c.path ?? ""} ${c.dest ?? ""}`)
-        .join("\n");
-      const pubOp = overwrite ? "rename" : "link";
-      const fsync = calls.findIndex((c) => c.op === "fsync");
-      const write = calls.findIndex((c) => c.op === "write");
-      const pub = calls.findIndex((c) => c.op === pubOp && c.dest === p);
-      const dirSync = calls.findIndex((c, i) =>
-        i > pub && c.op === "fsyncDir" && c.path === dir
+      const ops = showCalls(calls);
+      // The publish: rename(2) when replacing; without overwrite the
+      // backend's no-clobber publish (ffi: RENAME_NOREPLACE, path: link).
+      const pub = indexOf(
+        calls,
+        (c) =>
+          overwrite
+            ? c.op === "renameAt" && c.how === "replace" && c.dest === p
+            : isNoClobberPublishAt(c, p),
       );
+      const write = indexOf(calls, (c) => isDataWrite(c));
+      const fsync = indexOf(calls, (c) => isFileFsync(c));
+      const dirSync = indexOf(calls, (c) => isDirFsync(c, dir), pub + 1);
       assert(write >= 0 && fsync > write && pub > fsync && dirSync > pub, ops);
+      assertEquals(calls.filter(isDurabilityCall).length, 2, ops);
       assertEquals(
-        calls.filter((c) => c.op.startsWith("fsync")).length,
-        2,
-        ops,
+        (result as { publish: string }).publish,
+        overwrite ? "rename" : BACKEND === "ffi" ? "noreplace" : "link",
       );
       const tmp = calls[pub].path!;
-      if (overwrite) {
+      if (overwrite || BACKEND === "ffi") {
         // Never touch the temp name after a successful rename.
         assert(
           !calls.slice(pub + 1).some((c) => c.path === tmp || c.dest === tmp),
+          ops,
+        );
+      } else {
+        // After a link, the temp's name is removed (and nothing else).
+        deepStrictEqual(
+          calls.slice(pub + 1).filter((c) => c.path === tmp || c.dest === tmp)
+            .map((c) => c.op),
+          ["unlinkAt"],
           ops,
         );
       }
@@ -248,7 +429,7 @@ Deno.test("writeFile() fsyncs the file before the publishing rename or link and 
     const quiet = await recordCalls(() =>
       writeFile(p, "data", { durable: false })
     );
-    assertEquals(quiet.calls.filter((c) => c.op.startsWith("fsync")).length, 0);
+    assertEquals(quiet.calls.filter(isDurabilityCall).length, 0);
     assertEquals(Deno.readTextFileSync(p), "data");
   } finally {
     cleanup(dir);
@@ -286,8 +467,16 @@ Deno.test("writeFile() survives a failure at every seam call: typed error, no te
           // absent
         }
         if (!(result instanceof Error)) {
-          // Only the removal of the temp's second name after a link may be absorbed.
-          assertEquals((hit as { op: string } | null)?.op, "unlink", where);
+          // Only two failures may be absorbed: the removal of the temp's
+          // second name after a link (path backend), and the temp's flock
+          // (taken where the filesystem has it; without it the temp is
+          // protected from sweep() by its ctime age alone). The write
+          // succeeded: the file is the complete new data.
+          const op = (hit as { op: string } | null)?.op;
+          assert(
+            op === "lock" || (op === "unlinkAt" && !overwrite),
+            `${where}: a failure was absorbed`,
+          );
           assert(now !== null && equalBytes(now, data), where);
           continue;
         }
@@ -350,11 +539,6 @@ Deno.test("writeFile() aborted removes its temp and leaves the file untouched, e
     deepStrictEqual(temps(dir), []);
     await new Promise((r) => setTimeout(r, 0));
     assert(cancelled, "the stream was cancelled");
-    // already aborted: nothing at all happens
-    const { calls } = await recordCalls(() =>
-      writeFile(p, "x", { signal: AbortSignal.abort() })
-    );
-    assertEquals(calls.length, 0);
     // a failing stream: its error, no temp, file untouched
     const broken = new ReadableStream<Uint8Array>({
       start(c): void {
@@ -362,9 +546,42 @@ Deno.test("writeFile() aborted removes its temp and leaves the file untouched, e
         c.error(new Error("producer failed"));
       },
     });
-    await assert.rejects(writeFile(p, broken), /producer failed/);
+    // (wrapped: code EINPUT, the producer's error as its cause)
+    const input = await rejects(writeFile(p, broken), SafeFsError, "EINPUT");
+    assert(input.message.includes("producer failed"), input.message);
+    assertEquals((input.cause as Error).message, "producer failed");
     assertEquals(Deno.readTextFileSync(p), "old");
     deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("writeFile() with an already aborted signal makes no filesystem call, and creates no parent directory", async () => {
+  const dir = diskDir();
+  try {
+    const p = join(dir, "f");
+    Deno.writeTextFileSync(p, "old");
+    // With parents to create: the abort comes first, nothing is made.
+    const made = await recordCalls(() =>
+      writeFile(join(dir, "new/deeper/f"), "x", {
+        parents: true,
+        signal: AbortSignal.abort(),
+      })
+    );
+    assert(made.result instanceof AbortedError, String(made.result));
+    deepStrictEqual(
+      Array.from(Deno.readDirSync(dir)).map((e) => e.name),
+      ["f"],
+      "an aborted writeFile() created directories",
+    );
+    assertEquals(showCalls(made.calls), "");
+    const { calls, result } = await recordCalls(() =>
+      writeFile(p, "x", { signal: AbortSignal.abort() })
+    );
+    assert(result instanceof AbortedError, String(result));
+    assertEquals(showCalls(calls), "");
+    assertEquals(Deno.readTextFileSync(p), "old");
   } finally {
     cleanup(dir);
   }
