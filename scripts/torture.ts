@@ -4,11 +4,15 @@
 //   deno run -A scripts/torture.ts [--iterations 1000] [--seed 1] [--lanes 2]
 //                                  [--max-delay 250] [--no-big] [--keep]
 //
-// A child moves and copies files (0 B to 64 MiB) and trees between the disk and
-// /dev/shm in a loop; it is SIGKILLed at random instants; after each kill every
-// item must exist completely at its source or its destination, no published
-// name may be partial, and sweep() must remove exactly the leftover temps.
-// Exits 1 on any violation (--keep keeps the failing lane's directories).
+// A child moves files (0 B to 64 MiB) and trees between the disk and
+// /dev/shm, copies them and removes the copies, and copies them again over
+// the first copy with overwrite (an exchange of non-empty trees where the
+// backend has one), in a loop; it is SIGKILLed at random instants; after each
+// kill every item must exist completely at its source or its destination, no
+// published name may be partial (but a copy remove() was removing), and
+// sweep() must remove exactly the leftover temps. SAFEFS_BACKEND=path|ffi
+// picks the backend (the child inherits it). Exits 1 on any violation
+// (--keep keeps the failing lane's directories).
 import { parseArgs } from "node:util";
 import { summary, torture } from "../tests/_torture.ts";
 

@@ -194,13 +194,31 @@ export async function onEverySysCall<T>(
   }
 }
 
-/** Records every seam call while `fn` runs. */
+/** A seam call as `recordCalls` saw it, with its outcome once it finished. */
+export type RecordedCall = SysCall & {
+  /** True once it succeeded, false once it failed (unset while in flight). */
+  ok?: boolean;
+  /** The errno name it failed with. */
+  code?: string;
+};
+
+/**
+ * Records every seam call while `fn` runs, in the order the calls are made
+ * (the order `failingAt` counts them in), each with its outcome.
+ */
 export async function recordCalls<T>(
   fn: () => Promise<T>,
-): Promise<{ calls: SysCall[]; result: T | unknown }> {
-  const calls: SysCall[] = [];
+): Promise<{ calls: RecordedCall[]; result: T | unknown }> {
+  const calls: RecordedCall[] = [];
   const restore = setSysHook((c) => {
-    calls.push(c);
+    const rec: RecordedCall = { ...c };
+    calls.push(rec);
+    return (error) => {
+      rec.ok = error === null;
+      if (error !== null) {
+        rec.code = (error as { code?: string }).code ?? "EUNKNOWN";
+      }
+    };
   });
   try {
     return { calls, result: await fn() };
@@ -212,8 +230,8 @@ export async function recordCalls<T>(
 }
 
 /**
- * A seam call as a stable key: op and paths, with the UUIDs of temp names
- * (fresh on every run) reduced to a placeholder.
+ * A seam call as a stable key: op, its detail (`how`) and paths, with the
+ * UUIDs of temp names (fresh on every run) reduced to a placeholder.
  */
 export function callKey(c: SysCall): string {
   const norm = (p?: string): string =>
@@ -221,7 +239,7 @@ export function callKey(c: SysCall): string {
       /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
       "<uuid>",
     );
-  return `${c.op} ${norm(c.path)} ${norm(c.dest)}`;
+  return `${c.op}${c.how ? `(${c.how})` : ""} ${norm(c.path)} ${norm(c.dest)}`;
 }
 
 /**

@@ -3,21 +3,26 @@
 // form) and scripts/torture.ts (by hand, --iterations 1000).
 //
 // Each lane owns two directories on different filesystems (A on disk, B on
-// /dev/shm) holding items (files of 0 B to 64 MiB, and trees). A child process
-// (tests/_torture_child.ts) moves and copies the items between A and B in a
-// loop, journaling each step; the parent SIGKILLs it at a random instant, then
-// checks on the real filesystem:
+// /dev/shm) holding items (files of 0 B to 64 MiB, a tree of 56 entries,
+// whose durable copies onto these local filesystems are synced with one
+// syncfs on the ffi backend, and a tree with a 4 MiB file, synced file by
+// file). A child process (tests/_torture_child.ts) moves the items between A
+// and B, copies them and removes the copies, and copies them twice, the
+// second time with overwrite (an exchange of two non-empty trees, where the
+// backend has one), in a loop, journaling each step; the parent SIGKILLs it
+// at a random instant, then checks on the real filesystem:
 // - every item exists completely at its source or at its destination (or
 //   both), never neither; a published name (an item's name, `<item>.copy`) is
-//   never partial; a source may be partially removed only when its destination
-//   is complete (a move killed while removing its source);
+//   never partial, except a copy being removed by remove(); a source may be
+//   partially removed only when its destination is complete (a move killed
+//   while removing its source);
 // - every other leftover entry is a safefs temp (isTempName);
-// - sweep(dir, { olderThan: 0 }) (once src/sweep.ts exists; until then the
-//   harness removes the temps itself) removes every temp and nothing else.
+// - sweep(dir, { olderThan: 0 }) removes every temp and nothing else.
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isTempName } from "../src/_temp.ts";
+import { feat } from "../src/_sys.ts";
 import { P } from "./_primitives.ts";
 import { rng } from "./_reliability.ts";
 
@@ -64,9 +69,12 @@ export interface TortureReport {
   remnants: number;
   /** Items found at both names, both complete (killed between publish and source removal). */
   both: number;
-  /** Temps left by killed steps, and removed by sweep() (or the harness). */
+  /** Copies found partly removed (killed inside remove()). */
+  removing: number;
+  /** Overwrites of a non-empty tree refused (backends without an exchange). */
+  refused: number;
+  /** Temps left by killed steps, and removed by sweep(). */
   temps: number;
-  sweptBy: "sweep()" | "harness";
   violations: string[];
   ms: number;
 }
@@ -173,27 +181,7 @@ function inspect(
     return "absent";
   }
   let seen = 0;
-  let flattened = false;
   const walk = (p: string, rel: string, info: Deno.FileInfo): string | null => {
-    // A cross-device move removing its source moves each directory aside,
-    // under a temp name, into the source root first: such an entry is a
-    // directory of the item, checked against every directory of that name.
-    const name = rel.includes("/") ? null : rel;
-    if (name !== null && name !== "" && isTempName(name) && info.isDirectory) {
-      const stem = name.slice(1).replace(/\.[0-9a-f-]{36}\.safefs-tmp$/, "");
-      const candidates = [...e.keys()].filter((k) =>
-        e.get(k)!.t === "d" && (k === stem || k.endsWith(`/${stem}`))
-      );
-      const before = seen;
-      for (const c of candidates) {
-        seen = before;
-        if (walkAs(p, c) === null) {
-          flattened = true;
-          return null;
-        }
-      }
-      return `unexpected entry '${rel}'`;
-    }
     const want = e.get(rel);
     if (want === undefined) return `unexpected entry '${rel}'`;
     seen++;
@@ -229,22 +217,21 @@ function inspect(
     verified.set(s, true);
     return null;
   };
-  function walkAs(p: string, rel: string): string | null {
-    return walk(p, rel, Deno.lstatSync(p));
-  }
   const bad = walk(path, "", top);
   if (bad !== null) return bad;
-  return seen === e.size && !flattened ? "complete" : "remnant";
+  return seen === e.size ? "complete" : "remnant";
 }
 
 interface Step {
   seq: number;
-  op: "move" | "copy";
+  op: "move" | "copy" | "recopy";
   item: string;
   from: Side;
   to: Side;
   durable: boolean;
+  copied0?: boolean;
   copied?: boolean;
+  refused?: string;
   done?: boolean;
 }
 
@@ -301,7 +288,6 @@ async function lane(
     report.violations.push(`lane ${laneNo}: ${msg}`);
   };
   try {
-    for (const s of ["A", "B"] as const) Deno.mkdirSync(join(dirs[s], "trash"));
     for (const it of its) {
       it.side = random() < 0.5 ? "A" : "B";
       materialize(join(dirs[it.side], it.name), it.expected);
@@ -321,7 +307,8 @@ async function lane(
             side: i.side,
             weight: i.weight,
           })),
-          copyShare: 0.35,
+          copyShare: 0.25,
+          recopyShare: 0.15,
         }),
       );
       const child = new Deno.Command(Deno.execPath(), {
@@ -378,6 +365,7 @@ async function lane(
       }
       let inProgress: Step | null = null;
       for (const st of steps) {
+        if (st.refused !== undefined) report.refused++;
         if (st.done) {
           report.stepsDone++;
           if (st.op === "move") byName.get(st.item)!.side = st.to;
@@ -385,9 +373,16 @@ async function lane(
       }
       if (inProgress === null) report.idle++;
       else {
-        const kind = `${inProgress.op}${
-          inProgress.op === "copy" && inProgress.copied ? " (discarding)" : ""
-        } ${inProgress.durable ? "durable" : "non-durable"}`;
+        const stage = inProgress.op === "move"
+          ? "move"
+          : inProgress.copied
+          ? "remove"
+          : inProgress.op === "recopy" && inProgress.copied0
+          ? "copy overwrite"
+          : "copy";
+        const kind = `${stage} ${
+          inProgress.durable ? "durable" : "non-durable"
+        }`;
         report.midStep[kind] = (report.midStep[kind] ?? 0) + 1;
       }
 
@@ -434,24 +429,27 @@ async function lane(
             it.side = mv.to;
           }
         }
+        // Its copy: published complete, or absent; partly removed only
+        // while remove() was removing it.
+        const cp = inProgress !== null && inProgress.op !== "move" &&
+            inProgress.item === it.name
+          ? inProgress
+          : null;
         for (const s of ["A", "B"] as const) {
           const c = inspect(join(dirs[s], `${it.name}.copy`), it.expected);
-          if (c !== "complete" && c !== "absent") {
+          const removing = cp !== null && cp.to === s && cp.copied === true;
+          if (c === "remnant" && removing) report.removing++;
+          else if (c !== "complete" && c !== "absent") {
             fail(`kill ${k}: ${it.name}.copy at ${s} is partial: ${c}`);
           }
-          if (c === "complete") rm(join(dirs[s], `${it.name}.copy`));
+          if (c !== "absent") rm(join(dirs[s], `${it.name}.copy`));
         }
       }
 
-      // Leftovers: only safefs temps (and the trash of discarded copies).
-      const known = new Set([
-        "trash",
-        ...its.flatMap((i) => [i.name, `${i.name}.copy`]),
-      ]);
+      // Leftovers: only safefs temps.
+      const known = new Set(its.flatMap((i) => [i.name, `${i.name}.copy`]));
       const before: Record<string, string[]> = {};
       for (const s of ["A", "B"] as const) {
-        rm(join(dirs[s], "trash"));
-        Deno.mkdirSync(join(dirs[s], "trash"));
         const names = Array.from(Deno.readDirSync(dirs[s])).map((e) => e.name);
         for (const n of names) {
           if (!known.has(n) && !isTempName(n)) {
@@ -466,16 +464,7 @@ async function lane(
         before[s] = names.filter((n) => !isTempName(n)).sort();
       }
       for (const s of ["A", "B"] as const) {
-        if (P.sweep) {
-          await P.sweep(dirs[s], { olderThan: 0 });
-        } else {
-          for (
-            const n of Array.from(Deno.readDirSync(dirs[s])).map((e) => e.name)
-              .filter(isTempName)
-          ) {
-            rm(join(dirs[s], n));
-          }
-        }
+        await P.sweep(dirs[s], { olderThan: 0 });
         const after = Array.from(Deno.readDirSync(dirs[s])).map((e) => e.name)
           .sort();
         if (JSON.stringify(after) !== JSON.stringify(before[s])) {
@@ -516,8 +505,9 @@ export async function torture(o: TortureOptions): Promise<TortureReport> {
     stepsDone: 0,
     remnants: 0,
     both: 0,
+    removing: 0,
+    refused: 0,
     temps: 0,
-    sweptBy: P.sweep ? "sweep()" : "harness",
     violations: [],
     ms: 0,
   };
@@ -537,13 +527,14 @@ export function summary(r: TortureReport): string {
   const mid = Object.entries(r.midStep).sort().map(([k, v]) => `${k}: ${v}`)
     .join(", ");
   return [
-    `kill -9 torture: ${r.kills} kills in ${
+    `kill -9 torture (${feat.name} backend): ${r.kills} kills in ${
       (r.ms / 1000).toFixed(1)
     } s, ${r.stepsDone} steps completed by the children`,
     `  killed mid-step: ${
       Object.values(r.midStep).reduce((a, b) => a + b, 0)
     } (${mid}); before the first step: ${r.idle}`,
-    `  found after kills: ${r.temps} temps (removed by ${r.sweptBy}), ${r.remnants} partly removed sources beside a complete destination, ${r.both} items complete at both names`,
+    `  found after kills: ${r.temps} temps (all removed by sweep(), nothing else), ${r.remnants} partly removed sources beside a complete destination, ${r.both} items complete at both names, ${r.removing} copies partly removed by remove()`,
+    `  overwrites of a non-empty tree refused (no exchange on this backend): ${r.refused}`,
     `  violations: ${r.violations.length}`,
     ...r.violations.slice(0, 20).map((v) => `    ${v}`),
   ].join("\n");

@@ -1,11 +1,23 @@
 // Copyright 2026 the safefs authors. MIT license.
 // The victim of the kill -9 torture (tests/_torture.ts). It moves and copies
 // items between two directories on different filesystems, forever, writing a
-// journal line before each step and after it, until the parent SIGKILLs it.
+// journal line before each step, at each stage of it and after it, until the
+// parent SIGKILLs it.
+//
+// Steps:
+// - move: the item to the other side (a rename, or across filesystems a
+//   copy, publish, and removal of the source);
+// - copy: the item to `<item>.copy` on the other side, then remove() of that
+//   copy;
+// - recopy: the same, but the copy is made twice, the second time with
+//   `overwrite: true` onto the first (for trees: an exchange of two
+//   non-empty directories where the backend has one; where it has not, the
+//   refusal, NotEmptyError, is journaled and the step goes on).
 //
 // deno run -A tests/_torture_child.ts <config.json>
-// config: { dirs: { A, B }, journal, seed, items: [{ name, side, weight }] }
+// config: { dirs: { A, B }, journal, seed, items: [{ name, side, weight }], copyShare, recopyShare }
 import { join } from "node:path";
+import { SafeFsError } from "../src/errors.ts";
 import { P } from "./_primitives.ts";
 import { rng } from "./_reliability.ts";
 
@@ -14,8 +26,10 @@ interface Config {
   journal: string;
   seed: number;
   items: { name: string; side: "A" | "B"; weight: number }[];
-  /** Fraction of steps that copy (when copy() exists) instead of move. */
+  /** Fraction of steps that copy then remove. */
   copyShare: number;
+  /** Fraction of steps that copy, copy again with overwrite, then remove. */
+  recopyShare: number;
 }
 
 const cfg: Config = JSON.parse(Deno.readTextFileSync(Deno.args[0]));
@@ -44,7 +58,12 @@ for (let seq = 0;; seq++) {
   const from = side.get(item)!;
   const to = from === "A" ? "B" : "A";
   const durable = random() < 0.5;
-  const op = P.copy !== undefined && random() < cfg.copyShare ? "copy" : "move";
+  const r = random();
+  const op = r < cfg.recopyShare
+    ? "recopy"
+    : r < cfg.recopyShare + cfg.copyShare
+    ? "copy"
+    : "move";
   const src = join(cfg.dirs[from], item);
   log({ seq, op, item, from, to, durable });
   try {
@@ -53,12 +72,18 @@ for (let seq = 0;; seq++) {
       side.set(item, to);
     } else {
       const copy = join(cfg.dirs[to], `${item}.copy`);
-      await P.copy!(src, copy, { durable });
+      await P.copy(src, copy, { durable });
+      if (op === "recopy") {
+        log({ seq, copied0: true });
+        try {
+          await P.copy(src, copy, { durable, overwrite: true });
+        } catch (e) {
+          if (!(e instanceof SafeFsError && e.code === "ENOTEMPTY")) throw e;
+          log({ seq, refused: e.code });
+        }
+      }
       log({ seq, copied: true });
-      // Discard the copy: one rename out of the published name, then delete.
-      const trash = join(cfg.dirs[to], "trash", crypto.randomUUID());
-      Deno.renameSync(copy, trash);
-      Deno.removeSync(trash, { recursive: true });
+      await P.remove(copy, { durable });
     }
   } catch (e) {
     log({
