@@ -351,6 +351,7 @@ class Deleter {
     yield* parallel(
       leaves.map((l) =>
         (function* (self: Deleter): Gen<void> {
+          self.tick(under(f.path, l.name)); // aborted: none started after
           try {
             yield* heavy(
               () => sys.removeLeaf(dir, l.name),

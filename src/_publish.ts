@@ -30,7 +30,7 @@
 import { type Dir, feat, type Kind, sys } from "./_sys.ts";
 import { type Gen, heavy } from "./_run.ts";
 import { deleteEntry } from "./_delete.ts";
-import { tempName } from "./_temp.ts";
+import { renameAside, tempName } from "./_temp.ts";
 import { capsOf, isUnsupported } from "./_caps.ts";
 import { SafeFsError } from "./errors.ts";
 
@@ -49,6 +49,12 @@ export interface Published {
   method: PublishMethod;
   /** With `"exchange"`: the old entry now has the source's name. */
   exchanged: boolean;
+  /**
+   * With `"exchange"`: the replaced directory, open and locked since before
+   * the exchange (or null where it could not be), for
+   * {@linkcode dropExchanged}, which closes it.
+   */
+  replaced?: Dir | null;
 }
 
 /** Where an entry goes, and how. */
@@ -126,11 +132,15 @@ export function* publish(
       plan.kind === "dir" && plan.destIsDir && feat.renameFlags &&
       caps.exchange !== false
     ) {
+      // Locked first: once replaced it has a temp name, which no sweep()
+      // may take before the exchange is durable.
+      const replaced = holdDir(toDir, to);
       try {
         sys.renameAt(fromDir, from, toDir, to, "exchange");
         caps.exchange = true;
-        return { method: "exchange", exchanged: true };
+        return { method: "exchange", exchanged: true, replaced };
       } catch (e) {
+        if (replaced !== null) sys.close(replaced);
         if (isUnsupported(e)) caps.exchange = false;
         else if (code(e) !== "ENOENT") throw e;
         // Unsupported, or the destination went away: a plain rename.
@@ -248,62 +258,81 @@ function* fsyncDir(d: Dir): Gen<void> {
   yield* heavy(() => sys.fsync(d), () => sys.fsyncAsync(d));
 }
 
+/** The directory `name` in `dir`, open and locked (null where it cannot be opened). */
+function holdDir(dir: Dir, name: string): Dir | null {
+  let h: Dir;
+  try {
+    h = sys.openDirAt(dir, name);
+  } catch {
+    return null;
+  }
+  try {
+    if (feat.lock) sys.lock(h);
+  } catch {
+    // No locks on this filesystem.
+  }
+  return h;
+}
+
 /**
- * After an exchange, the replaced entry is `name` in `dir` (the temp's name,
- * or a moved source's name): it is removed with the deletion engine, once
- * the exchange is durable (else a crash could bring the half-removed tree
- * back at the destination). A replaced entry that is not under a temp name
- * is first renamed to one, so what a failure leaves is recognised by
- * `sweep()`, never half a tree under a user's name.
+ * Renames `name` in `dir` to a fresh temp name (without replacing anything
+ * where the filesystem can refuse to) and returns that name: how a tree
+ * replaced by an exchange leaves a moved source's name.
+ */
+export function toTempName(dir: Dir, name: string): string {
+  const at = tempName(name);
+  renameAside(dir, name, at);
+  return at;
+}
+
+/**
+ * After an exchange, the replaced tree is the temp `name` in `dir` (the
+ * copy's temp, or the name {@linkcode toTempName} gave a moved source's),
+ * held locked by `held` (see {@linkcode Published.replaced}; closed here) so
+ * no `sweep()` takes it early. The exchange is made durable (`others`: the exchange's other directory, fsynced first), and
+ * only then is it removed with the deletion engine: removed earlier, a crash
+ * could bring the half-removed tree back at the destination.
  *
- * When the fsync fails, the replaced tree stays where it is (only an empty
- * one is removed) and the error is thrown.
+ * When an fsync fails, the exchange may not be on disk: the replaced tree
+ * stays under its temp name (only an empty one is removed), for `sweep()`,
+ * and the error is thrown.
  */
 export function* dropExchanged(
   dir: Dir,
   name: string,
+  held: Dir | null,
   op: string,
   durable: boolean,
-  temp: boolean,
+  others: Dir[] = [],
 ): Gen<void> {
-  if (durable) {
-    try {
-      yield* fsyncDir(dir);
-    } catch (e) {
+  try {
+    if (durable) {
       try {
-        sys.rmdirAt(dir, name);
-      } catch {
-        // Not empty (or gone): left as it is.
-      }
-      throw e;
-    }
-  }
-  let at = name;
-  if (!temp) {
-    at = tempName(name);
-    try {
-      sys.renameAt(dir, name, dir, at, "noreplace");
-    } catch (e) {
-      if (
-        !(e instanceof SafeFsError &&
-          (e.code === "EINVAL" || e.code === "ENOSYS"))
-      ) {
+        for (const d of others) yield* fsyncDir(d);
+        yield* fsyncDir(dir);
+      } catch (e) {
+        try {
+          sys.rmdirAt(dir, name);
+        } catch {
+          // Not empty (or gone): left as it is.
+        }
         throw e;
       }
-      sys.renameAt(dir, name, dir, at, "replace");
     }
-  }
-  for (let attempt = 0;; attempt++) {
-    try {
-      const old = sys.tryStatAt(dir, at, false);
-      if (old !== null) {
-        yield* deleteEntry(dir, at, old, { op, oneFileSystem: true });
+    for (let attempt = 0;; attempt++) {
+      try {
+        const old = sys.tryStatAt(dir, name, false);
+        if (old !== null) {
+          yield* deleteEntry(dir, name, old, { op, oneFileSystem: true });
+        }
+        break;
+      } catch (e) {
+        // Once more (a passing failure); what still stays has a temp name.
+        if (attempt > 0) throw e;
       }
-      break;
-    } catch (e) {
-      // Once more (a passing failure); what still stays has a temp name.
-      if (attempt > 0) throw e;
     }
+    if (durable) yield* fsyncDir(dir);
+  } finally {
+    if (held !== null) sys.close(held);
   }
-  if (durable) yield* fsyncDir(dir);
 }

@@ -497,6 +497,8 @@ export const sys = {
       () => B.removeLeafAsync(dir, name),
     ),
   /** Closes; never throws, never hooked. */
+  /** See `Backend.moved`. */
+  moved: (h: Handle, path: string): void => B.moved(h, path),
   close: (h: Handle): void => {
     try {
       B.close(h);

@@ -134,7 +134,7 @@ class Fd {
   busy = 0;
   /** The descriptor a deferred close will close (-1: none pending). */
   pending = -1;
-  constructor(readonly path: string, fd: number) {
+  constructor(public path: string, fd: number) {
     this.fd = fd;
   }
 }
@@ -1083,6 +1083,10 @@ class FfiBackend implements Backend {
     } finally {
       this.#release(d);
     }
+  }
+
+  moved(h: Handle, path: string): void {
+    held(h).path = path;
   }
 
   close(h: Handle): void {

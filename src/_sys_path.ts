@@ -23,6 +23,7 @@
  */
 import * as nodeFs from "node:fs";
 import nodeProcess from "node:process";
+import { ATTR_MOUNT_ROOT } from "./_sys_types.ts";
 import type {
   Backend,
   Dir,
@@ -101,6 +102,76 @@ function split(d: Date | null): [number, number] {
   const ms = d.getTime();
   const sec = Math.floor(ms / 1000);
   return [sec, (ms - sec * 1000) * 1e6];
+}
+
+/** Mount points by their last component, and when they were read. */
+let mounts: { at: number; byName: Map<string, Set<string>> | null } | null =
+  null;
+
+/**
+ * How long a reading of /proc/self/mountinfo is used (milliseconds): read
+ * again at each `openDir` (where every operation starts), and within an
+ * operation at most this often.
+ */
+const MOUNTS_TTL = 100;
+
+/**
+ * The mount points of this process (from /proc/self/mountinfo, re-read when
+ * older than {@linkcode MOUNTS_TTL}), by last component; null where that
+ * file may not be read (no read permission for it: not asked for).
+ */
+function mountPoints(): Map<string, Set<string>> | null {
+  const now = performance.now();
+  if (mounts !== null && now - mounts.at < MOUNTS_TTL) return mounts.byName;
+  let byName: Map<string, Set<string>> | null = null;
+  try {
+    const granted = Deno.permissions.querySync({
+      name: "read",
+      path: "/proc/self/mountinfo",
+    }).state === "granted";
+    if (granted) {
+      byName = new Map();
+      const text = Deno.readTextFileSync("/proc/self/mountinfo");
+      for (const line of text.split("\n")) {
+        const field = line.split(" ")[4];
+        if (field === undefined) continue;
+        const mp = field.replace(
+          /\\([0-7]{3})/g,
+          (_, o: string) => String.fromCharCode(parseInt(o, 8)),
+        );
+        const name = mp.slice(mp.lastIndexOf("/") + 1);
+        let set = byName.get(name);
+        if (set === undefined) byName.set(name, set = new Set());
+        set.add(mp);
+      }
+    }
+  } catch {
+    byName = null;
+  }
+  mounts = { at: now, byName };
+  return byName;
+}
+
+/**
+ * lstat (or stat) of a path; a directory that is a mount point (a bind
+ * mount of the same filesystem included) gets `ATTR_MOUNT_ROOT`, as statx
+ * gives it to the ffi backend.
+ */
+function statPath(p: string, follow: boolean): Stat {
+  const st = toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
+  if (st.kind !== "dir") return st;
+  const set = mountPoints()?.get(p.slice(p.lastIndexOf("/") + 1));
+  if (set === undefined) return st;
+  let real = p;
+  if (!set.has(p)) {
+    try {
+      real = Deno.realPathSync(p);
+    } catch {
+      return st;
+    }
+  }
+  if (set.has(real)) st.attrs |= ATTR_MOUNT_ROOT;
+  return st;
 }
 
 function toStat(i: Deno.FileInfo): Stat {
@@ -215,7 +286,11 @@ export function createPathBackend(): Backend {
       maxPath: 4095,
     },
 
-    openDir: (path, follow) => openDirPath(path, follow),
+    openDir: (path, follow) => {
+      // Every operation starts here: it sees the mounts of its start.
+      mounts = null;
+      return openDirPath(path, follow);
+    },
     openDirAt: (dir, name) => {
       const d = check(dir);
       if (name === "..") {
@@ -245,7 +320,7 @@ export function createPathBackend(): Backend {
     },
     statAt: (dir, name, follow) => {
       const p = join((dir as PathDir).path, name);
-      return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
+      return statPath(p, follow);
     },
     // chattr flags cannot be read without FFI, and every probe for them
     // changes something (a write open copies an overlayfs file up).
@@ -253,7 +328,7 @@ export function createPathBackend(): Backend {
     tryStatAt: (dir, name, follow) => {
       const p = join((dir as PathDir).path, name);
       try {
-        return toStat(follow ? Deno.statSync(p) : Deno.lstatSync(p));
+        return statPath(p, follow);
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) return null;
         throw e;
@@ -481,6 +556,9 @@ export function createPathBackend(): Backend {
     },
     removeLeafAsync: async (dir, name) => {
       await Deno.remove(join(check(dir).path, name), { recursive: true });
+    },
+    moved: () => {
+      // Renames through this backend move the paths of its open handles.
     },
     close: (h) => {
       const ph = h as PathHandle;

@@ -329,6 +329,12 @@ export interface Backend {
   removeLeaf(dir: Dir, name: string): void;
   /** `removeLeaf`, off the main thread. */
   removeLeafAsync(dir: Dir, name: string): Promise<void>;
+  /**
+   * Tells the backend that the entry `h` is open on was renamed by this
+   * process to `path`: its errors, hooks and permission checks name that
+   * path from now on (the path backend follows its own renames already).
+   */
+  moved(h: Handle, path: string): void;
   /** Closes; never throws. */
   close(h: Handle): void;
   /** fstatfs; `null` where the backend cannot tell. */

@@ -7,18 +7,31 @@
  * (NAME_MAX is 255).
  *
  * A live operation holds an exclusive `flock` on its temp (the file, or the
- * root directory of a temp tree) from right after creating it until it is
- * published or removed; `sweep()` leaves a locked temp alone. The kernel
- * drops the lock when the process dies, however it dies.
+ * root directory of a temp tree) until it is published or removed;
+ * `sweep()` leaves a locked temp alone. The kernel drops the lock when the
+ * process dies, however it dies. So that no sweep can find a temp of a live
+ * operation unlocked, a temp is created under its claim name
+ * (`.<name>.<uuid>.safefs-new`), locked, and only then renamed to its temp
+ * name; `sweep()` leaves a claim alone for {@linkcode CLAIM_GRACE_MS}
+ * whatever its `olderThan`. A temp that cannot be locked (a symlink, a
+ * filesystem without locks) keeps its claim name until it is published.
  *
  * @module
  */
+import { type Dir, feat, type Handle, sys } from "./_sys.ts";
+import { SafeFsError } from "./errors.ts";
 
 /** The suffix every safefs temp name ends with. */
 export const TEMP_SUFFIX = ".safefs-tmp";
 
+/** The suffix of a temp's claim name (see the module doc). */
+export const CLAIM_SUFFIX = ".safefs-new";
+
+/** How long `sweep()` leaves a claim alone, whatever its `olderThan` (ms). */
+export const CLAIM_GRACE_MS = 60_000;
+
 const TEMP_RE =
-  /^\..*\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.safefs-tmp$/s;
+  /^\..*\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.safefs-(tmp|new)$/s;
 
 /** Longest part of the destination's name kept in a temp name. */
 const MAX_STEM_BYTES = 120;
@@ -44,7 +57,71 @@ export function tempName(name: string): string {
   return `.${stem(name)}.${crypto.randomUUID()}${TEMP_SUFFIX}`;
 }
 
-/** True when a directory entry's name is a safefs temp name. */
+/** True when a directory entry's name is a safefs temp (or claim) name. */
 export function isTempName(name: string): boolean {
-  return name.endsWith(TEMP_SUFFIX) && TEMP_RE.test(name);
+  return (name.endsWith(TEMP_SUFFIX) || name.endsWith(CLAIM_SUFFIX)) &&
+    TEMP_RE.test(name);
+}
+
+/** True when a temp name is a claim name. */
+export function isClaimName(name: string): boolean {
+  return name.endsWith(CLAIM_SUFFIX);
+}
+
+/** The claim name of the temp name `name`. */
+export function claimName(name: string): string {
+  return name.slice(0, -TEMP_SUFFIX.length) + CLAIM_SUFFIX;
+}
+
+/**
+ * Renames `from` to `to` in `dir` without replacing anything where the
+ * filesystem can refuse to (elsewhere a plain rename: `to` is a fresh UUID
+ * name).
+ */
+export function renameAside(dir: Dir, from: string, to: string): void {
+  try {
+    sys.renameAt(dir, from, dir, to, "noreplace");
+  } catch (e) {
+    if (
+      !(e instanceof SafeFsError &&
+        (e.code === "EINVAL" || e.code === "ENOSYS"))
+    ) {
+      throw e;
+    }
+    sys.renameAt(dir, from, dir, to, "replace");
+  }
+}
+
+/**
+ * Creates an operation's root temp `name` in `dir`, locked before it ever
+ * has that name (see the module doc): `make(claim)` creates it exclusively
+ * under its claim name and opens it; it is locked, then renamed to `name`.
+ * `named` is told each name before the entry takes it, so a caller's
+ * cleanup always knows where it is. Where there are no locks, it is made
+ * and kept under its claim name.
+ */
+export function createTemp<H extends Handle>(
+  dir: Dir,
+  name: string,
+  make: (name: string) => H,
+  named: (name: string) => void,
+): H {
+  const claim = claimName(name);
+  named(claim);
+  const h = make(claim);
+  try {
+    if (!feat.lock) return h;
+    try {
+      sys.lock(h);
+    } catch {
+      return h; // no locks on this filesystem: it keeps its claim name
+    }
+    renameAside(dir, claim, name);
+    named(name);
+    sys.moved(h, dir.path === "/" ? `/${name}` : `${dir.path}/${name}`);
+    return h;
+  } catch (e) {
+    sys.close(h);
+    throw e;
+  }
 }

@@ -20,6 +20,7 @@ import {
   isOccupied,
   publish,
   type PublishMethod,
+  toTempName,
 } from "./_publish.ts";
 import { deleteEntry, type Guard, leftoverError } from "./_delete.ts";
 import { afterPublish, transfer } from "./_copy/transfer.ts";
@@ -255,6 +256,23 @@ function* renameInPlace(
     }
     throw e;
   }
+  let replaced = "";
+  if (pub.exchanged) {
+    // The replaced directory now has the source's name: renamed to a temp
+    // name at once, before anything is made durable, so no crash leaves it
+    // there. If that rename fails, the exchange is undone: nothing moved.
+    try {
+      replaced = toTempName(a.srcDir, a.src.name);
+    } catch (e) {
+      if (pub.replaced) sys.close(pub.replaced);
+      try {
+        sys.renameAt(a.srcDir, a.src.name, a.destDir, a.dest.name, "exchange");
+      } catch {
+        throw afterPublish(e, a.dest.abs, a.src.abs);
+      }
+      throw e;
+    }
+  }
   try {
     if (durable && batch !== undefined && !pub.exchanged) {
       // One rename: until the batch's fsyncs, the entry is at its source or
@@ -264,10 +282,14 @@ function* renameInPlace(
       return pub.method;
     }
     if (pub.exchanged) {
-      // The replaced directory now has the source's name: made durable in
-      // both directories, then renamed to a temp name and removed.
-      if (durable && twoDirs) yield* fsync(a.destDir);
-      yield* dropExchanged(a.srcDir, a.src.name, "move", durable, false);
+      yield* dropExchanged(
+        a.srcDir,
+        replaced,
+        pub.replaced ?? null,
+        "move",
+        durable,
+        twoDirs ? [a.destDir] : [],
+      );
       return pub.method;
     }
     // With the link method, the destination's directory was fsynced

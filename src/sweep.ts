@@ -8,7 +8,7 @@ import { locate, type PathLike } from "./_path.ts";
 import { preflight } from "./_perm.ts";
 import { type Dir, feat, type Handle, type Stat, sys } from "./_sys.ts";
 import { type Gen, runAsync } from "./_run.ts";
-import { isTempName } from "./_temp.ts";
+import { CLAIM_GRACE_MS, isClaimName, isTempName } from "./_temp.ts";
 import { deleteEntry, leftoverError } from "./_delete.ts";
 import { fsync } from "./_copy/sync.ts";
 import { errorFor } from "./_errno.ts";
@@ -20,9 +20,10 @@ export interface SweepOptions {
    * Only remove leftovers whose status-change time (ctime: which, unlike the
    * mtime, no copy can set to the past) is more than this many milliseconds
    * ago. A leftover still held by a running operation is never removed,
-   * whatever its age (see {@linkcode sweep}); this is a second guard, for
-   * the instant between an operation creating its temp and locking it. `0`
-   * removes every leftover no live operation holds.
+   * whatever its age (see {@linkcode sweep}); this is a second guard, and
+   * the only one on a filesystem without locks. `0` removes every leftover
+   * no live operation holds (a claim, `.safefs-new`, once it is a minute
+   * old).
    * @default {3_600_000}
    */
   olderThan?: number;
@@ -46,12 +47,16 @@ export interface SweepResult {
 
 const HOUR = 3_600_000;
 
-/** Holds the temp's lock if it can be taken: null when a live operation has it. */
+/**
+ * The temp, open and locked, if its lock can be taken; "live" when a
+ * running operation holds it, "unlockable" where it cannot be locked,
+ * "gone" when it went away or changed kind since it was listed.
+ */
 function takeLock(
   dir: Dir,
   name: string,
   st: Stat,
-): Handle | "live" | "unlockable" {
+): Handle | "live" | "unlockable" | "gone" {
   if (!feat.lock) return "unlockable";
   let h: Handle;
   try {
@@ -59,7 +64,12 @@ function takeLock(
     else if (st.kind === "file") h = sys.openAt(dir, name, { read: true });
     else return "unlockable"; // a symlink: its age alone protects it
   } catch (e) {
-    if (e instanceof NotFoundError) return "unlockable";
+    // Published or swept meanwhile, or another kind of entry now.
+    if (e instanceof NotFoundError) return "gone";
+    const code = e instanceof SafeFsError ? e.code : "";
+    if (code === "ENOTDIR" || code === "ELOOP" || code === "EISDIR") {
+      return "gone";
+    }
     throw e;
   }
   try {
@@ -73,10 +83,12 @@ function takeLock(
       return "live";
     }
     return h;
-  } catch {
-    // No locks on this filesystem.
+  } catch (e) {
     sys.close(h);
-    return "unlockable";
+    // Renamed away meanwhile (the path backend locks by path), or no locks
+    // on this filesystem.
+    const code = e instanceof SafeFsError ? e.code : "";
+    return code === "ENOENT" || code === "ESRCCHANGED" ? "gone" : "unlockable";
   }
 }
 
@@ -145,12 +157,17 @@ export function* sweepDir(
         continue;
       }
       const ctime = st.ctimeSec * 1000 + st.ctimeNsec / 1e6;
-      if (olderThan > 0 && !(now - ctime > olderThan)) continue;
+      // A claim is a temp being created, not locked yet (see _temp.ts).
+      const min = isClaimName(name)
+        ? Math.max(olderThan, CLAIM_GRACE_MS)
+        : olderThan;
+      if (min > 0 && !(now - ctime > min)) continue;
       const lock = takeLock(dir, name, st);
       if (lock === "live") {
         live.push(path);
         continue;
       }
+      if (lock === "gone") continue;
       try {
         if (dryRun) {
           removed.push(path);
@@ -188,7 +205,8 @@ export function checkAge(abs: string, olderThan: unknown): number {
 
 /**
  * Removes the leftovers of crashed safefs operations found directly in `dir`:
- * entries named like safefs temps (`.<name>.<uuid>.safefs-tmp`), whether
+ * entries named like safefs temps (`.<name>.<uuid>.safefs-tmp`, or
+ * `.safefs-new` for one not yet locked), whether
  * files, symlinks (the link only, never its target) or whole directory trees
  * (removed by the same engine as {@linkcode remove}: no symlink is followed,
  * no other filesystem entered).
@@ -198,8 +216,11 @@ export function checkAge(abs: string, olderThan: unknown): number {
  * operation holds an exclusive lock (`flock`) on its temp from right after
  * creating it until it is published or removed, and the kernel drops that
  * lock when the process ends, however it ends. A locked temp is left and
- * listed in `live`. As a second guard, only leftovers whose ctime is older
- * than `olderThan` are considered.
+ * listed in `live`. A temp gets its name only once it is locked: until then
+ * it has a claim name (`.<name>.<uuid>.safefs-new`), which `sweep()` leaves
+ * alone for a minute whatever `olderThan` says (a symlink, which cannot be
+ * locked, keeps its claim name until it is published). As a second guard,
+ * only leftovers whose ctime is older than `olderThan` are considered.
  *
  * Guarantees: it never touches an entry whose name is not a safefs temp name,
  * never looks below `dir` for them (temps are always created directly beside

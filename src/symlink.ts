@@ -9,7 +9,7 @@ import { locate, type PathLike } from "./_path.ts";
 import { preflight } from "./_perm.ts";
 import { sys } from "./_sys.ts";
 import { type Gen, runAsync } from "./_run.ts";
-import { tempName } from "./_temp.ts";
+import { claimName, tempName } from "./_temp.ts";
 import { notADirectory, openParent, statOrNull } from "./_dest.ts";
 import { isOccupied, publish, type PublishMethod } from "./_publish.ts";
 import { afterPublish, cleanup } from "./_copy/transfer.ts";
@@ -85,7 +85,9 @@ function* symlinkPath(
         { code: "EISDIR", op, path: loc.abs },
       );
     }
-    const tmp = tempName(loc.name);
+    // A symlink cannot be locked: made under a claim name, which sweep()
+    // leaves alone for a while whatever its olderThan (see _temp.ts).
+    const tmp = claimName(tempName(loc.name));
     sys.symlinkAt(target, dir, tmp);
     let pub;
     try {

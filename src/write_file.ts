@@ -7,9 +7,9 @@
  */
 import { type Loc, locate, type PathLike } from "./_path.ts";
 import { preflight } from "./_perm.ts";
-import { type Dir, feat, type File, sys } from "./_sys.ts";
+import { type Dir, type File, sys } from "./_sys.ts";
 import { awaited, type Gen, heavy, runAsync, runSync } from "./_run.ts";
-import { tempName } from "./_temp.ts";
+import { createTemp, tempName } from "./_temp.ts";
 import { notADirectory, statOrNull } from "./_dest.ts";
 import { isOccupied, publish, type PublishMethod } from "./_publish.ts";
 import { afterPublish, cleanup } from "./_copy/transfer.ts";
@@ -284,23 +284,17 @@ export function* writeFileAt(
   // is applied by the kernel when the temp is created.
   const mode = options.mode ??
     (existing?.kind === "file" ? existing.mode : null);
-  const tmp = tempName(loc.name);
+  let tmp = tempName(loc.name);
   let bytes = 0;
   let published = false;
   let out: File | null = null;
   try {
-    out = sys.openAt(dir, tmp, {
-      write: true,
-      create: true,
-      mode: mode === null ? 0o666 : 0o600,
-    });
-    if (feat.lock) {
-      try {
-        sys.lock(out);
-      } catch {
-        // No locks here: the temp is protected by its age only.
-      }
-    }
+    out = createTemp(dir, tmp, (name) =>
+      sys.openAt(dir, name, {
+        write: true,
+        create: true,
+        mode: mode === null ? 0o666 : 0o600,
+      }), (name) => tmp = name);
     const f: File = out;
     try {
       while (true) {

@@ -90,6 +90,7 @@ function row(name: string, r: CrashReport): string[] {
     `${r.exhaustive}/${r.bounded}`,
     String(r.maxPending),
     String(r.redundant.length),
+    String(r.exchangeWindow),
   ];
 }
 
@@ -147,6 +148,7 @@ Deno.test(`no crash at any point of a durable operation loses data, shows a part
         "exhaustive/bounded",
         "max pending",
         "redundant syncs",
+        "exchange window",
       ],
       ...rows,
     ],

@@ -25,10 +25,11 @@
 // - a failure the primitive absorbs (it resolves) means it fully happened.
 // A fault in the cleanup after the scenario's own expected failure (a
 // double failure) may leave the temp for sweep(): it must be a temp, and
-// sweep() must remove it and nothing else. The clean run must take the path
-// its scenario names: one syncfs in the "syncfs" mode, file fsyncs and no
-// syncfs in the "each" mode, an exchange where the backend has one, no
-// fsync at all with durable: false.
+// sweep() must remove it and nothing else; so may an fsync failing after an
+// exchange (the replaced tree, kept whole, see `dropExchanged`). The clean
+// run must take the path its scenario names: one syncfs in the "syncfs"
+// mode, file fsyncs and no syncfs in the "each" mode, an exchange where the
+// backend has one, no fsync at all with durable: false.
 //
 // SAFEFS_FAULT_ONLY=<part of a name> runs just those scenarios;
 // SAFEFS_FAULT_LOG=<file> appends every broken run to that file.
@@ -295,11 +296,30 @@ async function sweepScenario(
           result.code === sc.expectCode && result.code !== code;
         const doubleFailure = ownFailure && i > failedAt;
 
-        // No temp anywhere (but after a double failure, where sweep() must
-        // remove exactly the temps), nothing else changed.
+        // An fsync failing after an exchange: the exchange may not be on
+        // disk, so the replaced tree is kept whole under its temp name (its
+        // removal first could bring half of it back at the destination after
+        // a crash). It must be exactly the old destination, and the error
+        // must say the destination was published.
+        const keptReplaced = (hit?.op === "fsync" || hit?.op === "syncfs") &&
+          calls.slice(0, i).some((c) =>
+            c.op === "renameAt" && c.how === "exchange"
+          ) && result instanceof SafeFsError && result.published !== undefined;
+
+        // No temp anywhere (but after a double failure, or the replaced tree
+        // kept, where sweep() must remove exactly the temps), nothing else
+        // changed.
         const left = tempsDeep(a).concat(tempsDeep(b));
         if (left.length > 0) {
-          if (doubleFailure) {
+          if (
+            keptReplaced &&
+            !(left.length === 1 && same(snapshot(left[0]), destOld))
+          ) {
+            bad(
+              `${where}: what is left is not the replaced destination, whole: ${left}`,
+            );
+          }
+          if (doubleFailure || keptReplaced) {
             tally.leftForSweep++;
             for (const d of [a, b]) await sweep(d, { olderThan: 0 });
             if (tempsDeep(a).concat(tempsDeep(b)).length > 0) {

@@ -958,12 +958,15 @@ Deno.test(
  * The instants at which a directory of the tree (`t/a/sub`, 30 files) is
  * swapped for a symlink to outside (which holds files of the same names),
  * staged through the seam: before the call named, the real directory is
- * moved out of the tree and the symlink put at its name.
+ * moved out of the tree and the symlink put at its name. `leaf`: `sub` holds
+ * files only, so it is removed whole (`removeLeaf`); otherwise it also holds
+ * an empty directory, so it is removed entry by entry.
  */
 const SWAP_POINTS: {
   name: string;
   at: (c: SysCall, sub: string) => boolean;
   n: number;
+  leaf?: boolean;
 }[] = [
   {
     name: "between its stat and its open",
@@ -985,6 +988,12 @@ const SWAP_POINTS: {
     at: (c, sub) => c.op === "rmdirAt" && c.path === sub,
     n: 1,
   },
+  {
+    name: "right before it is removed whole (a directory of files only)",
+    at: (c, sub) => c.op === "removeLeaf" && c.path === sub,
+    n: 1,
+    leaf: true,
+  },
 ];
 
 for (const point of SWAP_POINTS) {
@@ -993,6 +1002,7 @@ for (const point of SWAP_POINTS) {
     try {
       mkdirs(w, "outside", "t/a/sub");
       for (let i = 0; i < 30; i++) files(w, `outside/x${i}`, `t/a/sub/x${i}`);
+      if (!point.leaf) mkdirs(w, "t/a/sub/nested");
       files(w, "t/a/other", "t/top");
       const sub = join(w, "t/a/sub");
       const before = listing(join(w, "t"))!;
@@ -1234,6 +1244,8 @@ Deno.test("remove() aborted midway stops at the next entry, leaving the rest of 
   try {
     const root = join(w, "t");
     bigTree(root, 20, 50);
+    // An empty directory in each: removed entry by entry, not whole.
+    for (let d = 0; d < 20; d++) mkdirs(root, `d${d}/e/empty`);
     const before = listing(root)!;
     const ac = new AbortController();
     let unlinks = 0, rmdirs = 0;
@@ -1261,6 +1273,40 @@ Deno.test("remove() aborted midway stops at the next entry, leaving the rest of 
     assertRemnant(now, before, "after abort");
     // Whole directories that were not reached are intact.
     assert(now.includes("d0/e/f49") || now.includes("d19/e/f49"));
+  } finally {
+    cleanup(w);
+  }
+});
+
+Deno.test("remove() aborted while it removes directories of files whole starts no other removal, and leaves the directories not reached intact", async () => {
+  const w = diskDir();
+  try {
+    const root = join(w, "t");
+    bigTree(root, 40, 20);
+    const before = listing(root)!;
+    const ac = new AbortController();
+    let leaves = 0;
+    const after: SysCall[] = [];
+    const e = await withHook((c) => {
+      if (ac.signal.aborted) after.push(c);
+      if (c.op === "removeLeaf" && ++leaves === 10) ac.abort();
+    }, () => rejects(remove(root, { signal: ac.signal }), AbortedError));
+    assert.equal(e.code, "ABORT_ERR");
+    assert.equal(leaves, 10, "the directories were not removed whole");
+    // After the abort, at most the rmdir of the directory the last whole
+    // removal left empty (as after an unlink), and nothing else.
+    assert(after.length <= 1, showCalls(after));
+    for (const c of after) assert.equal(c.op, "rmdirAt", showCalls(after));
+    const now = listing(root)!;
+    assertRemnant(now, before, "after abort");
+    // Directories removed whole are gone whole; the others are untouched.
+    let intact = 0;
+    for (let d = 0; d < 40; d++) {
+      const files = now.filter((p) => p.startsWith(`d${d}/e/f`)).length;
+      assert(files === 0 || files === 20, `d${d}/e holds ${files} files`);
+      if (files === 20) intact++;
+    }
+    assert.equal(intact, 40 - 10);
   } finally {
     cleanup(w);
   }
@@ -1424,13 +1470,22 @@ Deno.test("remove() failing (EIO) at any of its calls throws a typed error and l
       copy(t);
       let n = 0;
       let hit = "";
-      const e = await withHook((c) => {
+      const fail = (c: SysCall): void => {
         if (n++ === i) {
           hit = c.op;
           throw EIO();
         }
-      }, () => rejects(remove(t), SafeFsError));
+      };
       tried++;
+      if (calls[i] === "removeLeaf") {
+        // A directory of files that fails to go whole is removed entry by
+        // entry instead: the removal completes.
+        await withHook(fail, () => remove(t));
+        assert.equal(hit, "removeLeaf");
+        assert.equal(listing(t), null, `call ${i}: the tree is still there`);
+        continue;
+      }
+      const e = await withHook(fail, () => rejects(remove(t), SafeFsError));
       assert.equal(
         hit,
         calls[i],

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { copy } from "../src/copy.ts";
 import { move } from "../src/move.ts";
 import { sweep } from "../src/sweep.ts";
-import { isTempName } from "../src/_temp.ts";
+import { isClaimName, isTempName } from "../src/_temp.ts";
 import { cleanup, DENO, diskDir, HAS_SHM, shmDir } from "./_helpers.ts";
 import { BACKEND, FULL } from "./_reliability.ts";
 import { data } from "./_scenarios.ts";
@@ -367,7 +367,7 @@ Deno.test({
 
 Deno.test({
   name:
-    `a copy whose temp is swept in the instant between its creation and its lock still completes (default options, and olderThan: 0) (${BACKEND} backend)`,
+    `a copy paused between creating its temp and locking it loses nothing to sweep(), even with olderThan: 0: the unlocked temp has a claim name (.safefs-new) sweep() leaves alone, and the copy completes (${BACKEND} backend)`,
   ignore: !HAS_SHM,
   fn: async () => {
     const dest = diskDir();
@@ -398,12 +398,11 @@ Deno.test({
         const reader = child.stdout.getReader();
         const out = { text: "" };
         await waitFor(reader, "parked", out);
-        assert.equal(
-          tempsIn(dest).length,
-          1,
-          "the temp exists, not locked yet",
-        );
+        const unlocked = tempsIn(dest);
+        assert.equal(unlocked.length, 1, "the temp exists, not locked yet");
+        assert(isClaimName(unlocked[0]), `not a claim name: ${unlocked[0]}`);
         const r = await sweep(dest, { olderThan });
+        assert.deepEqual(r.removed, [], "sweep() took the unlocked temp");
         Deno.writeTextFileSync(go, "");
         const dec = new TextDecoder();
         while (!/done|failed/.test(out.text)) {

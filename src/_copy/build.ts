@@ -39,6 +39,7 @@ import { checkAbort, type EngineOptions, type Meter } from "./options.ts";
 import { fsync, type Syncer } from "./sync.ts";
 import { SafeFsError } from "../errors.ts";
 import { capsOf, isUnsupported } from "../_caps.ts";
+import { claimName, createTemp } from "../_temp.ts";
 
 /** Where the copy is built. */
 export interface BuildTarget {
@@ -46,7 +47,10 @@ export interface BuildTarget {
   dir: Dir;
   /** Its device. */
   dev: number;
-  /** The temp's name. */
+  /**
+   * The temp's name; while it is created, its claim name (see `_temp.ts`),
+   * which a symlink keeps until it is published.
+   */
   name: string;
 }
 
@@ -66,15 +70,6 @@ export interface SourceRoot {
   dir: Dir | null;
 }
 
-function lockTemp(h: Handle): void {
-  if (!feat.lock) return;
-  try {
-    sys.lock(h);
-  } catch {
-    // No locks on this filesystem: the temp is protected by its age only.
-  }
-}
-
 /**
  * Builds the copy at `t.name` in `t.dir`; returns its root (open, locked)
  * once it has been re-checked, verified and made durable.
@@ -89,24 +84,26 @@ export function* build(
 ): Gen<Built> {
   meter.enter("copy", src.path);
   if (p.kind[0] === K_FILE) {
-    const r = yield* copyFile(
-      {
-        srcDir: src.parent!,
-        name: src.name,
-        path: src.path,
-        plan: p,
-        index: 0,
-        dstDir: t.dir,
-        dstDev: t.dev,
-        dstName: t.name,
-        keep: true,
-        lock: true,
-        recheck: true,
-        private: false,
-      },
-      o,
-      meter,
-    );
+    const job = {
+      srcDir: src.parent!,
+      name: src.name,
+      path: src.path,
+      plan: p,
+      index: 0,
+      dstDir: t.dir,
+      dstDev: t.dev,
+      dstName: t.name,
+      keep: true,
+      root: true,
+      recheck: true,
+      private: false,
+    };
+    let r;
+    try {
+      r = yield* copyFile(job, o, meter);
+    } finally {
+      t.name = job.dstName;
+    }
     p.copyIno[0] = r.ino;
     meter.tick(src.path, 0, 1);
     if (sync.mode !== "none") {
@@ -117,16 +114,18 @@ export function* build(
     return { handle: r.out, ino: r.ino };
   }
   if (p.kind[0] === K_LINK) {
+    t.name = claimName(t.name); // it cannot be locked
     makeLink(p, 0, t.dir, t.name, o, src.path);
     meter.tick(src.path, 0, 1);
     return { handle: null, ino: p.copyIno[0] };
   }
 
-  sys.mkdirAt(t.dir, t.name, 0o700);
-  const root = sys.openDirAt(t.dir, t.name);
+  const root = createTemp(t.dir, t.name, (name) => {
+    sys.mkdirAt(t.dir, name, 0o700);
+    return sys.openDirAt(t.dir, name);
+  }, (name) => t.name = name);
   let ok = false;
   try {
-    lockTemp(root);
     const made = sys.fstat(root);
     p.copyIno[0] = made.ino;
     const uid = made.uid;
@@ -169,7 +168,7 @@ export function* build(
                 dstDev: t.dev,
                 dstName: name,
                 keep: sync.mode === "each",
-                lock: false,
+                root: false,
                 recheck: false,
                 private: true,
               },

@@ -23,6 +23,7 @@
 import { createHash } from "node:crypto";
 import { type Dir, feat, type File, type Stat, sys } from "../_sys.ts";
 import { capsOf, isUnsupported } from "../_caps.ts";
+import { createTemp } from "../_temp.ts";
 import { type Gen, heavy } from "../_run.ts";
 import { changed, vanished } from "./walk.ts";
 import type { Plan } from "./plan.ts";
@@ -64,14 +65,17 @@ export interface FileJob {
   path: string;
   plan: Plan;
   index: number;
-  /** Destination directory, its device, and the name (created exclusively). */
+  /**
+   * Destination directory, its device, and the name (created exclusively;
+   * for a root temp, replaced by the one it ends up with).
+   */
   dstDir: Dir;
   dstDev: number;
   dstName: string;
   /** Keep the copy open (the caller closes it). */
   keep: boolean;
-  /** Lock the copy: it is the root temp of the operation (see `_temp.ts`). */
-  lock: boolean;
+  /** The copy is the operation's root temp: locked (see `createTemp`). */
+  root: boolean;
   /** Check the source's stamps again after the copy (single files: trees re-check later). */
   recheck: boolean;
   /**
@@ -136,20 +140,21 @@ export function* copyFile(
     // kernel's default (0o666 less the umask) from the start. Inside the
     // private temp tree, a plain mode the umask keeps is set at creation.
     const early = createMode(job, o);
-    out = sys.openAt(job.dstDir, job.dstName, {
+    const flags = {
       write: true,
       read: o.verify === "sha256",
       create: true,
       mode: early ?? (o.preserve.mode ? 0o600 : 0o666),
-    });
+    };
+    out = job.root
+      ? createTemp(
+        job.dstDir,
+        job.dstName,
+        (name) => sys.openAt(job.dstDir, name, flags),
+        (name) => job.dstName = name,
+      )
+      : sys.openAt(job.dstDir, job.dstName, flags);
     const made = sys.fstat(out);
-    if (job.lock && feat.lock) {
-      try {
-        sys.lock(out);
-      } catch {
-        // No locks on this filesystem: the temp is protected by its age only.
-      }
-    }
     const hash = yield* copyData(src, out, st, job, o, meter);
     if (job.recheck) {
       const after = sys.fstat(src);

@@ -116,7 +116,11 @@ export function* transfer(
   const link = p.firstLink();
   if (link >= 0) checkSymlinkGrant(o.op, under(src.path, p.rel(link)));
   checkAbort(o.signal, o.op, src.path);
-  const tmp = tempName(dest.name);
+  const t = {
+    dir: dest.dir,
+    dev: dest.dev,
+    name: tempName(dest.name),
+  };
   const sync = new Syncer(chooseDurability(o.durable, p.n, dest.dir, dest.dev));
   let handle: Handle | null = null;
   let ino = 0;
@@ -125,7 +129,7 @@ export function* transfer(
     const built = yield* build(
       p,
       src,
-      { dir: dest.dir, dev: dest.dev, name: tmp },
+      t,
       o,
       meter,
       sync,
@@ -141,7 +145,7 @@ export function* transfer(
       : "file";
     let pub;
     try {
-      pub = yield* publish(dest.dir, tmp, dest.dir, dest.name, {
+      pub = yield* publish(dest.dir, t.name, dest.dir, dest.name, {
         kind,
         overwrite,
         dev: dest.dev,
@@ -177,7 +181,13 @@ export function* transfer(
         // The old tree now has the temp's name: removed like any temp,
         // once the exchange is durable.
         meter.enter("remove", dest.path);
-        yield* dropExchanged(dest.dir, tmp, o.op, o.durable, true);
+        yield* dropExchanged(
+          dest.dir,
+          t.name,
+          pub.replaced ?? null,
+          o.op,
+          o.durable,
+        );
       } else if (o.durable && o.batch !== undefined) o.batch.add(dest.dir);
       else if (o.durable) yield* fsync(dest.dir);
     } catch (e) {
@@ -195,7 +205,7 @@ export function* transfer(
   } catch (e) {
     if (!published) {
       sync.close();
-      yield* cleanup(dest.dir, tmp, o.op);
+      yield* cleanup(dest.dir, t.name, o.op);
     }
     throw e;
   } finally {

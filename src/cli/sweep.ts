@@ -25,7 +25,7 @@ export const sweep: Command = {
   name: "sweep",
   usage: "Usage: safefs sweep [options] DIR",
   help:
-    `Removes temp leftovers of crashed safefs operations (.NAME.UUID.safefs-tmp)
+    `Removes temp leftovers of crashed safefs operations (.NAME.UUID.safefs-tmp, and .safefs-new claims over a minute old)
 directly inside DIR that are older than --older-than, and lists them on
 stdout ('removed PATH', or 'would remove PATH' with --dry-run).
 
