@@ -369,6 +369,10 @@ Deno.test("copy() writes data only into a temp it created exclusively and privat
         created.push(c.path!);
         assertEquals(c.mode, 0o600, "the temp is created private");
       }
+      // Created under its claim name, then renamed to its temp name.
+      if (c.op === "renameAt" && created.includes(c.path!)) {
+        created.push(c.dest!);
+      }
       if (isDataWrite(c)) {
         const t = dataTarget(c);
         seen.push(t);
@@ -884,6 +888,7 @@ Deno.test("copy() with verify: sha256 catches a corrupted temp and publishes not
     let temp = "";
     const corrupt = (c: SysCall): void => {
       if (c.op === "openAt" && c.how === "create") temp = c.path!;
+      if (c.op === "renameAt" && c.path === temp) temp = c.dest!; // claim -> temp
       if (
         flipped === "" && temp !== "" && c.path === temp &&
         ((c.op === "read") || c.op === "chmod")

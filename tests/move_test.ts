@@ -277,10 +277,10 @@ Deno.test({
         deepStrictEqual(snapshot(join(dir, "full"), { times: true }), srcSnap);
         assertEquals(snapshot(join(dir, "src")), null, "old tree removed");
         deepStrictEqual(temps(dir), []);
-        // One exchange, made durable; then the old tree (now at the
-        // source's name) is renamed aside to a temp name (so that what a
-        // failure leaves is recognised by sweep(), never half a tree under
-        // the user's name) and removed by the deletion engine.
+        // One exchange, at once followed by the rename of the old tree (now
+        // at the source's name) to a temp name (so that neither a crash nor
+        // a failure leaves it under the user's name), both made durable
+        // before the deletion engine touches the old tree.
         const why = showCalls(calls);
         const ex = calls.filter((c) =>
           c.op === "renameAt" && c.dest === join(dir, "full")
@@ -292,9 +292,18 @@ Deno.test({
         assertEquals(later.length, 1, `renames after the exchange:\n${why}`);
         assertEquals(later[0].path, join(dir, "src"), why);
         assert(isTempName(basename(later[0].dest!)), why);
+        assertEquals(calls.indexOf(later[0]), exi + 1, why);
         const fs = indexOf(calls, (c) => isDirFsync(c, dir), exi + 1);
+        const touched = indexOf(
+          calls,
+          (c) =>
+            (c.op === "unlinkAt" || c.op === "rmdirAt" ||
+              c.op === "removeLeaf") &&
+            c.path!.startsWith(later[0].dest! + "/"),
+          exi + 1,
+        );
         assert(
-          fs > exi && fs < calls.indexOf(later[0]),
+          fs > exi && fs < touched,
           `the exchange is made durable before the old tree is touched:\n${why}`,
         );
       } else {
@@ -1127,8 +1136,9 @@ async function faultSweep(
       assert(hit !== null, `${where}: the call was not made again`);
       deepStrictEqual(temps(b), [], `${where}: temp left`);
       if (!(result instanceof Error)) {
-        // Failures the move may absorb: its advisory lock on the temp
-        // (taken best-effort: a filesystem may have no flock; it only keeps
+        // Failures the move may absorb: its advisory lock on the temp, and
+        // the open of a directory about to be replaced to lock it (both
+        // best-effort: a filesystem may have no flock; they only keep
         // sweep() away), the removal of its own temp name after a link
         // publish, and a call removing the tree an exchange replaced (now
         // under a temp name; its removal is tried twice). Then it must have
@@ -1138,6 +1148,7 @@ async function faultSweep(
           p !== undefined && p.split("/").some((c) => isTempName(c));
         assert(
           h.op === "lock" ||
+            (h.op === "openDirAt" && h.path === dest) ||
             (h.op === "unlinkAt" && isTempName(basename(h.path!))) ||
             (opts.overwrite === true && inTemp(h.path) &&
               h.op !== "renameAt" && h.op !== "fsync"),
@@ -1153,7 +1164,7 @@ async function faultSweep(
           null,
           `${where}: resolved but source still there`,
         );
-        if (h.op !== "lock") absorbed++;
+        if (h.op !== "lock" && h.op !== "openDirAt") absorbed++;
         continue;
       }
       assert(result instanceof SafeFsError, `${where}: got ${result}`);

@@ -403,7 +403,10 @@ for (const c of CASES) {
         assert.equal(d.path.length, tmp.length + 2 * DEPTH);
         b.close(b.openAt(d, "leaf", { write: true, create: true }));
         assert.equal(b.statAt(d, "leaf", false).kind, "file");
-        assert.deepEqual(b.list(d), [{ name: "leaf", kind: "file" }]);
+        assert.deepEqual(
+          b.list(d).map((e) => ({ name: e.name, kind: e.kind })),
+          [{ name: "leaf", kind: "file" }],
+        );
         assert.equal(fds().length, before.length + 2); // root and d
         b.unlinkAt(d, "leaf");
         for (let i = 0; i < DEPTH; i++) {
