@@ -29,7 +29,10 @@ interface Job {
   fsync?: boolean;
   /** Pass an onProgress callback (and report when it first fired). */
   progress?: boolean;
-  /** bench:profile: after the job, print a marker and wait to be released. */
+  /**
+   * bench:profile: print BENCH-JOB-READY and wait to be released before the
+   * job, BENCH-JOB-DONE and wait again after it (the profiler runs between).
+   */
   hold?: boolean;
 }
 
@@ -147,7 +150,21 @@ async function backendInfo(): Promise<string | null> {
   }
 }
 
+/** bench:profile's hand-shake (see `hold`). */
+async function hold(marker: string): Promise<void> {
+  const released = new Promise<void>((resolve) => {
+    (globalThis as Any).__benchRelease = resolve;
+  });
+  // A live timer keeps the event loop turning, so the inspector's messages
+  // (Profiler.start, the release) are served while we wait.
+  const tick = setInterval(() => {}, 5);
+  console.log(marker);
+  await released;
+  clearInterval(tick);
+}
+
 const action = await prepare();
+if (job.hold) await hold("BENCH-JOB-READY");
 let error: { name: string; code?: string; message: string } | undefined;
 t0 = performance.now();
 try {
@@ -171,9 +188,4 @@ const out = {
   ...(error ? { error } : {}),
 };
 console.log(JSON.stringify(out));
-if (job.hold) {
-  console.log("BENCH-JOB-DONE");
-  await new Promise<void>((resolve) => {
-    (globalThis as Any).__benchRelease = resolve;
-  });
-}
+if (job.hold) await hold("BENCH-JOB-DONE");
