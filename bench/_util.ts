@@ -61,6 +61,9 @@ export function trySh(cmd: string, args: string[]): string | null {
 
 /** Flushes every filesystem (untimed, before each timed run). */
 export function syncAll(): void {
+  // Twice: a loop-mounted filesystem's writeback dirties its backing file,
+  // which lives on another filesystem that one pass may have synced already.
+  sh("sync", []);
   sh("sync", []);
 }
 

@@ -66,6 +66,7 @@ const { values: flags } = parseArgs({
     note: { type: "string" },
     cold: { type: "boolean" },
     "no-syscalls": { type: "boolean" },
+    budget: { type: "string", default: "150" },
     list: { type: "boolean" },
     out: {
       type: "string",
@@ -78,6 +79,8 @@ const REPS = Number(flags.reps ?? (QUICK ? 3 : 5));
 const ONLY = flags.only ? new Set(flags.only.split(",")) : null;
 const BACKENDS = flags.backends!.split(",") as Backend[];
 const COLD = flags.cold === true;
+/** Seconds of timed runs after which a contender is not repeated further. */
+const BUDGET_MS = Number(flags.budget) * 1000;
 
 const BIG = QUICK ? 256 * MiB : 1024 * MiB;
 const TREE = QUICK ? 2_000 : 10_000;
@@ -763,6 +766,7 @@ function render(w: Workload, rows: Row[]): string[] {
   const head = [
     w.title,
     "median ms",
+    "runs",
     "min-max ms",
     "max RSS MiB",
     ...(w.extra ? [w.extra.head] : []),
@@ -791,6 +795,7 @@ function render(w: Workload, rows: Row[]): string[] {
     return [
       r.c.name,
       fmtMs(med(r)),
+      String(ms.length),
       `${fmtMs(Math.min(...ms))}-${fmtMs(Math.max(...ms))}`,
       Number.isFinite(rss) ? (rss / 1024).toFixed(0) : "?",
       ...(w.extra ? [w.extra.fmt(medX(r))] : []),
@@ -917,7 +922,10 @@ function header(finished: boolean): string[] {
     ...(flags.note ? [flags.note, ""] : []),
     ...machineLines(),
     fsLine,
-    `- method: median of ${REPS} measurements per contender, contender order ` +
+    `- method: median of ${REPS} measurements per contender (fewer, see "runs", ` +
+    `when a contender's runs passed ${
+      BUDGET_MS / 1000
+    } s: \`--budget\`), contender order ` +
     `reversed every other repetition; fixture and a global \`sync\` outside the timed region; ` +
     (COLD
       ? "caches dropped (`echo 3 > drop_caches`) before every measurement"
