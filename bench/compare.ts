@@ -756,6 +756,8 @@ async function runWorkload(w: Workload): Promise<Row[]> {
   return rows;
 }
 
+const loadavg = (): string =>
+  Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
 const fmtMs = (ms: number): string => ms >= 100 ? ms.toFixed(0) : ms.toFixed(1);
 const base = (name: string): string => name.replace(/ \[[a-z]+\]$/, "");
 
@@ -982,8 +984,17 @@ try {
     if (w.rootOnly && !IS_ROOT) continue;
     console.error(`\n== ${w.id}: ${w.title}`);
     const t = performance.now();
+    const load0 = loadavg();
     const rows = await runWorkload(w);
-    const lines = ["", `### ${w.id}`, "", ...render(w, rows)];
+    const lines = [
+      "",
+      `### ${w.id}`,
+      "",
+      ...render(w, rows),
+      "",
+      `_1-minute load average of the machine (2 cores shared with other ` +
+      `work) at the start and end of this workload: ${load0} → ${loadavg()}_`,
+    ];
     done.push(...lines);
     console.error(
       lines.join("\n") + `\n(${((performance.now() - t) / 1000).toFixed(0)} s)`,

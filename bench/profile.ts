@@ -2,7 +2,7 @@
 /**
  * `deno task bench:profile [--files 10000] [--ops copy,copy-durable,move,remove]
  *   [--backends default,path] [--dir /tmp/safefs-profiles] [--top 15]
- *   [--label NAME] [--no-results]`
+ *   [--fs ext4|tmpfs] [--heap] [--label NAME] [--no-results]`
  *
  * CPU profiles of safefs on a tree of small files (100 B, 10 x 10 dirs) on a
  * fresh ext4 image (root) or a temp dir: the runner (bench/_runner.ts, public
@@ -18,6 +18,12 @@
  * Deno's ops, syscalls made synchronously, (garbage collector)), and the
  * functions with the most self and total time. The summary goes to
  * bench/RESULTS.md (section `profile:<label>`).
+ *
+ * `--heap` profiles memory instead: V8's sampling heap profiler over the
+ * call, counting objects later collected too (so: bytes allocated per
+ * allocation site), and the JS heap in use polled every 50 ms (its peak,
+ * beside the process's VmHWM, tells JS heap from native memory). Section
+ * `profile-heap:<label>`; the `.heapprofile` files open in Chrome DevTools.
  *
  * @module
  */
@@ -51,6 +57,8 @@ const { values: flags } = parseArgs({
     top: { type: "string", default: "15" },
     label: { type: "string", default: "latest" },
     "no-results": { type: "boolean" },
+    heap: { type: "boolean" },
+    fs: { type: "string", default: "ext4" },
     out: {
       type: "string",
       default: new URL("./RESULTS.md", import.meta.url).pathname,
@@ -60,6 +68,7 @@ const { values: flags } = parseArgs({
 const FILES = Number(flags.files);
 const TOP = Number(flags.top);
 const BACKENDS = flags.backends!.split(",") as Backend[];
+const HEAP = flags.heap === true;
 Deno.mkdirSync(flags.dir!, { recursive: true });
 const payload = new TextEncoder().encode("x".repeat(100));
 
@@ -72,6 +81,14 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
+}
+interface HeapNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
+interface HeapProfile {
+  head: HeapNode;
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -162,7 +179,7 @@ async function waitLine(
 async function profileJob(
   job: Record<string, unknown>,
   backend: Backend,
-): Promise<{ profile: Profile; out: string }> {
+): Promise<{ profile: Profile | HeapProfile; peakHeap: number; out: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -193,16 +210,41 @@ async function profileJob(
   })();
   const ins = await Inspector.open(url);
   await ins.send("Runtime.enable");
-  await ins.send("Profiler.enable");
-  await ins.send("Profiler.setSamplingInterval", { interval: 200 });
+  if (HEAP) {
+    await ins.send("HeapProfiler.enable");
+  } else {
+    await ins.send("Profiler.enable");
+    await ins.send("Profiler.setSamplingInterval", { interval: 200 });
+  }
   await ins.send("Runtime.runIfWaitingForDebugger");
   await ins.logged("BENCH-JOB-READY");
-  await ins.send("Profiler.start");
+  if (HEAP) {
+    await ins.send("HeapProfiler.startSampling", {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  } else {
+    await ins.send("Profiler.start");
+  }
   await ins.send("Runtime.evaluate", {
     expression: "globalThis.__benchRelease()",
   });
+  let peakHeap = 0;
+  let finished = false;
+  const poll = (async (): Promise<void> => {
+    while (HEAP && !finished) {
+      const u = await ins.send<{ usedSize: number }>("Runtime.getHeapUsage");
+      peakHeap = Math.max(peakHeap, u.usedSize);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
   await ins.logged("BENCH-JOB-DONE");
-  const { profile } = await ins.send<{ profile: Profile }>("Profiler.stop");
+  finished = true;
+  await poll;
+  const { profile } = HEAP
+    ? await ins.send<{ profile: HeapProfile }>("HeapProfiler.stopSampling")
+    : await ins.send<{ profile: Profile }>("Profiler.stop");
   await ins.send("Runtime.evaluate", {
     expression: "globalThis.__benchRelease()",
   });
@@ -215,7 +257,44 @@ async function profileJob(
   await child.status;
   const line = outSeen.join("").split("\n").find((l) => l.startsWith("{")) ??
     "";
-  return { profile, out: line };
+  return { profile, peakHeap, out: line };
+}
+
+const repoRoot = new URL("../", import.meta.url).href;
+function frameName(f: CallFrame): string {
+  const url = f.url.replace(repoRoot, "").replace(
+    /^.*\/node_modules\//,
+    "npm:",
+  );
+  return f.url
+    ? `${f.functionName || "(anonymous)"} ${url}:${f.lineNumber + 1}`
+    : f.functionName || "(anonymous)";
+}
+
+/** Bytes allocated per function (self) and under it (total). */
+function summarizeHeap(p: HeapProfile): {
+  allocated: number;
+  self: [string, number][];
+  total: [string, number][];
+} {
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  let allocated = 0;
+  const walk = (n: HeapNode, stack: string[]): number => {
+    const k = frameName(n.callFrame);
+    self.set(k, (self.get(k) ?? 0) + n.selfSize);
+    allocated += n.selfSize;
+    let sum = n.selfSize;
+    const inner = [...stack, k];
+    for (const c of n.children) sum += walk(c, inner);
+    if (!stack.includes(k)) total.set(k, (total.get(k) ?? 0) + sum);
+    return sum;
+  };
+  walk(p.head, []);
+  const top = (m: Map<string, number>): [string, number][] =>
+    [...m].filter(([k]) => !k.startsWith("(")).sort((a, b) => b[1] - a[1])
+      .slice(0, TOP);
+  return { allocated, self: top(self), total: top(total) };
 }
 
 /** Self and total time per function, and the top-level split. */
@@ -344,7 +423,12 @@ try {
     for (const backend of BACKENDS) {
       const places: Place[] = [];
       try {
-        const a = IS_ROOT ? ext4Place(parentDir) : dirPlace(parentDir, false);
+        const a = flags.fs === "tmpfs"
+          ? tmpfsPlace(parentDir)
+          : IS_ROOT
+          ? ext4Place(parentDir)
+          : dirPlace(parentDir, false);
+        if (!a) throw new Error("no tmpfs");
         places.push(a);
         let b = "";
         if (op.two) {
@@ -358,11 +442,55 @@ try {
         }`;
         buildTree3(`${a.dir}/src`, FILES, payload);
         syncAll();
-        const { profile, out } = await profileJob(op.job(a.dir, b), backend);
-        const file = `${flags.dir}/${op.id}-${backend}.cpuprofile`;
-        Deno.writeTextFileSync(file, JSON.stringify(profile));
-        const s = summarize(profile);
+        const { profile, peakHeap, out } = await profileJob(
+          op.job(a.dir, b),
+          backend,
+        );
         const res = out ? JSON.parse(out) : {};
+        const file = `${flags.dir}/${op.id}-${backend}.${
+          HEAP ? "heapprofile" : "cpuprofile"
+        }`;
+        Deno.writeTextFileSync(file, JSON.stringify(profile));
+        if (HEAP) {
+          const h = summarizeHeap(profile as HeapProfile);
+          const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
+          const per = (b: number): string => `${(b / FILES).toFixed(0)} B`;
+          const lines = [
+            "",
+            `### ${op.title} of ${fmtInt(FILES)} files [${backend}], memory`,
+            "",
+            `Call took ${(res.ms ?? 0).toFixed(0)} ms${
+              res.error ? ` and FAILED (${res.error.name})` : ""
+            }; process VmHWM ${mib((res.vmHwmKiB ?? 0) * 1024)}; peak JS ` +
+            `heap used (polled) ${mib(peakHeap)} = ${
+              per(peakHeap)
+            } per file; ` +
+            `allocated during the call (sampled, collected objects included) ` +
+            `${mib(h.allocated)} = ${
+              per(h.allocated)
+            } per file; profile: \`${file}\`.`,
+            "",
+            ...table(
+              ["allocation sites by bytes (self)", "allocated", "per file"],
+              h.self.map(([k, v]) => [`\`${k}\``, mib(v), per(v)]),
+              [false, true, true],
+            ),
+            "",
+            ...table(
+              [
+                "functions by bytes allocated under them",
+                "allocated",
+                "per file",
+              ],
+              h.total.map(([k, v]) => [`\`${k}\``, mib(v), per(v)]),
+              [false, true, true],
+            ),
+          ];
+          console.error(lines.join("\n"));
+          sections.push(...lines);
+          continue;
+        }
+        const s = summarize(profile as Profile);
         const pct = (us: number): string =>
           `${(us / 1000).toFixed(0)} ms (${(us / 10 / s.wallMs).toFixed(0)}%)`;
         const lines = [
@@ -404,19 +532,26 @@ try {
   if (!flags["no-results"]) {
     writeSection(
       flags.out!,
-      `profile:${flags.label}`,
+      `${HEAP ? "profile-heap" : "profile"}:${flags.label}`,
       [
-        `## bench:profile, ${flags.label}`,
+        `## bench:profile${HEAP ? " --heap" : ""}, ${flags.label}`,
         "",
         ...machineLines(),
         `- filesystem: ${
           IS_ROOT ? "a fresh" : "NOT ROOT, a temp dir on"
         } ${fsLine}`,
-        "- V8 sampling profiler (200 µs) over the inspector, started just " +
-        "before the call and stopped just after it; (idle) = the event loop " +
-        "waiting for async ops (fsync, copy_file_range ... on Deno's threads), " +
-        "(program) = native code: Deno's ops and the syscalls of sync calls",
-        `- reproduce: \`deno task bench:profile${
+        HEAP
+          ? "- V8 sampling heap profiler (16 KiB) over the inspector, with " +
+            "objects later collected, from just before the call to just after; " +
+            "JS heap in use polled every 50 ms (Runtime.getHeapUsage); " +
+            `tree: ${fmtInt(FILES)} files of 100 B in 10 x 10 directories`
+          : "- V8 sampling profiler (200 µs) over the inspector, started just " +
+            "before the call and stopped just after it; (idle) = the event loop " +
+            "waiting for async ops (fsync, copy_file_range ... on Deno's threads), " +
+            "(program) = native code: Deno's ops and the syscalls of sync calls",
+        `- reproduce: \`deno task bench:profile${HEAP ? " --heap" : ""}${
+          FILES !== 10000 ? ` --files ${FILES}` : ""
+        }${flags.fs !== "ext4" ? ` --fs ${flags.fs}` : ""} --ops ${flags.ops}${
           flags.label !== "latest" ? ` --label ${flags.label}` : ""
         }\``,
         ...sections,
