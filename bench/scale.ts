@@ -2,7 +2,7 @@
 /**
  * `deno task bench:scale [--max N] [--sizes 10000,...] [--flat | --no-flat]
  *   [--fs tmpfs,ext4] [--ops copy,move,remove] [--backends default,path]
- *   [--label NAME] [--note TEXT]`
+ *   [--reps N] [--label NAME] [--note TEXT] [--merge]`
  *
  * Million-file trees (issue 18): copy (durable: false and durable), move
  * across filesystems (tmpfs -> ext4 image and back) and remove of trees of
@@ -58,6 +58,7 @@ const { values: flags } = parseArgs({
     reps: { type: "string", default: "1" },
     label: { type: "string", default: "latest" },
     note: { type: "string" },
+    merge: { type: "boolean" },
     out: {
       type: "string",
       default: new URL("./RESULTS.md", import.meta.url).pathname,
@@ -456,12 +457,7 @@ function report(finished: boolean): string {
     "(untimed, then `sync`) before the next; removes and moves get fresh " +
     "filesystems; a global `sync` before each measurement; caches not dropped; " +
     `median of ${REPS} run(s) per row (trees of 1M entries: 1 run)`,
-    `- reproduce: \`deno task bench:scale${
-      MAX !== Infinity ? ` --max ${MAX}` : ""
-    }${flags.label !== "latest" ? ` --label ${flags.label}` : ""}\``,
-    `- started ${started.toISOString()}${
-      finished ? `, finished ${new Date().toISOString()}` : ""
-    }`,
+    ...[...runs, thisRun(finished)].map((r) => `- run: ${r}`),
     "",
     "### Issue 18 targets at 200,000 entries (whole-process max RSS)",
     "",
@@ -491,8 +487,66 @@ function report(finished: boolean): string {
   ].join("\n");
 }
 
+const RAW_TAG = "<!-- scale-raw ";
+/** The runs merged into this section (see `--merge`). */
+const runs: string[] = [];
+function thisRun(finished: boolean): string {
+  const kept: string[] = [];
+  for (let i = 0; i < Deno.args.length; i++) {
+    if (Deno.args[i] === "--note") i++;
+    else if (!Deno.args[i].startsWith("--note=")) kept.push(Deno.args[i]);
+  }
+  const args = kept.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(" ");
+  return `\`deno task bench:scale ${args}\`, started ${started.toISOString()}${
+    finished ? `, finished ${new Date().toISOString()}` : " (in progress)"
+  }`;
+}
 function save(finished: boolean): void {
-  writeSection(flags.out!, key, report(finished));
+  const rawLine = `${RAW_TAG}${
+    JSON.stringify({
+      raw,
+      idle: [...idle],
+      shapes,
+      runs: [...runs, thisRun(finished)],
+    })
+  } -->`;
+  writeSection(flags.out!, key, `${report(finished)}\n\n${rawLine}`);
+}
+
+/**
+ * `--merge`: keep the measurements of an earlier run under the same label
+ * (rows this run measures again are replaced), e.g. `--max 200000` for both
+ * backends, then `--sizes 1000000 --no-flat --backends default --merge`.
+ */
+function loadEarlier(todo: Shape[]): void {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(flags.out!);
+  } catch {
+    return;
+  }
+  const begin = text.indexOf(`<!-- BEGIN ${key} -->`);
+  const end = text.indexOf(`<!-- END ${key} -->`);
+  if (begin < 0 || end < begin) return;
+  const at = text.indexOf(RAW_TAG, begin);
+  if (at < 0 || at > end) return;
+  const json = text.slice(at + RAW_TAG.length, text.indexOf(" -->", at));
+  const old = JSON.parse(json) as {
+    raw: Result[];
+    idle: [Backend, number][];
+    shapes: Shape[];
+    runs?: string[];
+  };
+  runs.push(...(old.runs ?? []));
+  const again = (r: Result): boolean =>
+    todo.some((t) => t.label === r.shape) &&
+    (!r.backend || BACKENDS.includes(r.backend));
+  raw.push(...old.raw.filter((r) => !again(r)));
+  for (const [b, k] of old.idle) if (!idle.has(b)) idle.set(b, k);
+  for (const sh of old.shapes) {
+    if (!shapes.some((x) => x.label === sh.label)) shapes.push(sh);
+  }
+  shapes.sort((a, b) => a.files - b.files || b.perDir - a.perDir);
 }
 
 try {
@@ -532,7 +586,9 @@ try {
     }
     fsLines = lines;
   }
-  for (const s of shapes) {
+  const todo = [...shapes];
+  if (flags.merge) loadEarlier(todo);
+  for (const s of todo) {
     const t = performance.now();
     const reps = s.files >= 1_000_000 ? 1 : REPS;
     for (let rep = 0; rep < reps; rep++) {
