@@ -579,16 +579,26 @@ export function machineLines(): string[] {
   const mem = Deno.systemMemoryInfo();
   const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3)
     .join(" ");
+  // The library is src/ and mod.ts: name the last commit that touched them.
+  const repo = new URL("../", import.meta.url).pathname;
   const rev = trySh("git", [
     "-C",
-    new URL("../", import.meta.url).pathname,
-    "describe",
-    "--always",
-    "--dirty",
+    repo,
+    "log",
+    "-1",
+    "--format=%h %s",
+    "--",
+    "src",
+    "mod.ts",
   ])?.trim() ?? "?";
+  const dirty =
+    trySh("git", ["-C", repo, "status", "--porcelain", "--", "src", "mod.ts"])
+        ?.trim()
+      ? " + uncommitted changes"
+      : "";
   return [
     `- date: ${new Date().toISOString()}`,
-    `- library: commit ${rev} (whatever \`../mod.ts\` is in this checkout)`,
+    `- library (src/, mod.ts): last changed in commit ${rev}${dirty}`,
     `- machine: ${cpu}, ${navigator.hardwareConcurrency} cores, ${
       (mem.total / GiB).toFixed(1)
     } GiB RAM, load average at start ${load}`,
@@ -651,4 +661,10 @@ export function writeSection(out: string, key: string, body: string): void {
     text = `${text.trimEnd()}\n\n${block}\n`;
   }
   Deno.writeTextFileSync(out, text);
+  // Keep `deno fmt --check` (deno task check) clean.
+  new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "-q", out],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
 }
