@@ -2,7 +2,7 @@
 // deno bench -A bench/write_file_bench.ts
 // writeFile() against Deno.writeFile (in place, not atomic), for small and
 // large payloads, durable and not, and with streamed input.
-import { writeFile } from "../src/write_file.ts";
+import { writeFile } from "../mod.ts";
 
 const dir = Deno.makeTempDirSync({
   dir: "/var/tmp",
