@@ -108,8 +108,13 @@ export function missingFlags(needs: Need[]): string[] {
     write: sys.permission({ name: "write" }) === "granted",
   };
   const flags: string[] = [];
+  const asked = new Set<string>();
   for (const n of needs) {
-    if (everywhere[n.kind] || granted(n.kind, n.path)) continue;
+    if (everywhere[n.kind]) continue;
+    const key = `${n.kind}\0${n.path}`;
+    if (asked.has(key)) continue;
+    asked.add(key);
+    if (granted(n.kind, n.path)) continue;
     const flag = `--allow-${n.kind}=${n.path}`;
     if (!flags.includes(flag)) flags.push(flag);
   }
@@ -225,6 +230,7 @@ function basename(path: string): string {
 function resolvedLocation(
   path: string,
   followLast: boolean,
+  realDirs: Map<string, string>,
 ): string | null {
   try {
     if (followLast) {
@@ -236,7 +242,14 @@ function resolvedLocation(
     }
     const parent = dirname(path);
     if (parent === path) return path;
-    return under(sys.realPath(parent), basename(path));
+    // Many needs of one call share a directory (a batch of 10,000 sources):
+    // it is resolved once per preflight.
+    let real = realDirs.get(parent);
+    if (real === undefined) {
+      real = sys.realPath(parent);
+      realDirs.set(parent, real);
+    }
+    return under(real, basename(path));
   } catch {
     // The parent does not exist (the call will fail with NotFoundError), or we
     // may not read it (the lexical check below reports that flag).
@@ -270,8 +283,13 @@ export function preflight(op: string, needs: Need[]): void {
     ...needs.filter((n) => n.kind === "write"),
     ...needs.filter((n) => n.kind === "read"),
   ];
+  const realDirs = new Map<string, string>();
   for (const need of ordered) {
-    const real = resolvedLocation(need.path, need.followLast ?? false);
+    const real = resolvedLocation(
+      need.path,
+      need.followLast ?? false,
+      realDirs,
+    );
     if (real === null || real === need.path) continue;
     if (!granted(need.kind, real)) {
       throw symlinkEscape(op, need.kind, need.path, real);

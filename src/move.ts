@@ -11,6 +11,7 @@ import { type Dir, feat, type Stat, sys } from "./_sys.ts";
 import { type Gen, runAsync, runSync } from "./_run.ts";
 import {
   checkDestination,
+  type DestState,
   notADirectory,
   openParent,
   statOrNull,
@@ -140,10 +141,21 @@ export function* moveAt(
     });
   }
   if (a.src.slash && st.kind !== "dir") throw notADirectory(op, s);
-  const state = checkDestination(op, { path: s, st }, {
-    loc: a.dest,
-    dir: a.destDir,
-  }, overwrite);
+  const destSt = sys.idOf(a.destDir);
+  const check = (): DestState =>
+    checkDestination(
+      op,
+      { path: s, st },
+      { loc: a.dest, dir: a.destDir },
+      overwrite,
+    );
+  // A file or symlink renamed without overwrite on one filesystem needs no
+  // look at the destination first: the no-clobber publish itself refuses an
+  // existing one (AlreadyExistsError, as the look would have said). That is
+  // one stat less per entry of a moveInto().
+  const lazy = !overwrite && !a.dest.slash && st.kind !== "dir" &&
+    st.dev === destSt.dev;
+  let state: DestState = lazy ? { existing: null, same: false } : check();
   const result: MoveResult = {
     src: s,
     dest: d,
@@ -158,7 +170,6 @@ export function* moveAt(
     result.entries = 0;
     return result;
   }
-  const destSt = sys.idOf(a.destDir);
   if (st.dev === destSt.dev) {
     const done = yield* renameInPlace(
       a,
@@ -183,6 +194,8 @@ export function* moveAt(
       return result;
     }
   }
+  // The kernel refused the rename (EXDEV): the move copies, and looks first.
+  if (lazy) state = check();
   return yield* moveAcross(a, st, destSt, state.existing, options, result);
 }
 

@@ -100,6 +100,28 @@ for (const durable of [true, false]) {
   });
 }
 
+Deno.test(`copy() keeps the holes between small pieces of data that share their MiB with holes (${info.name} backend)`, async () => {
+  // 16 pieces of 64 KiB, each inside a MiB that is otherwise a hole (as in a
+  // VM image): a copy that keeps holes only at MiB granularity writes 16 MiB.
+  const dir = diskDir();
+  try {
+    const size = 256 * MIB;
+    const at = Array.from({ length: 16 }, (_, k) => k * 16 * MIB + 12288);
+    const data = sparseFile(join(dir, "img"), size, at, 65536);
+    const before = allocated(join(dir, "img"));
+    assert(before < 2 * MIB, `the source is sparse (${before} bytes)`);
+    await copy(join(dir, "img"), join(dir, "copy"), { durable: false });
+    assertSameSparse(join(dir, "copy"), size, at, data);
+    const after = allocated(join(dir, "copy"));
+    assert(
+      after <= 2 * before,
+      `the copy allocates ${after} bytes, the source ${before}`,
+    );
+  } finally {
+    cleanup(dir);
+  }
+});
+
 Deno.test(`copySync() keeps the holes of a file that ends in a hole (${info.name} backend)`, () => {
   const dir = diskDir();
   try {

@@ -96,11 +96,31 @@ function createMode(job: FileJob, o: EngineOptions): number | null {
   return mode;
 }
 
+/** Granularity of the holes the read/write loop leaves (a filesystem block). */
+const HOLE_BLOCK = 4096;
+
 function zero(b: Uint8Array): boolean {
+  if ((b.byteOffset & 3) !== 0) return b.every((x) => x === 0);
   const w = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
   for (let k = 0; k < w.length; k++) if (w[k] !== 0) return false;
   for (let k = w.length << 2; k < b.length; k++) if (b[k] !== 0) return false;
   return true;
+}
+
+/**
+ * The runs of `b` (read at a block-aligned offset) made of blocks that are
+ * not all zeros, as [from, to) pairs: what a sparse copy has to write.
+ */
+function dataRuns(b: Uint8Array): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let at = 0; at < b.length; at += HOLE_BLOCK) {
+    const to = Math.min(at + HOLE_BLOCK, b.length);
+    if (zero(b.subarray(at, to))) continue;
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[1] === at) last[1] = to;
+    else runs.push([at, to]);
+  }
+  return runs;
 }
 
 /** Copies one file; see the module doc. */
@@ -272,12 +292,18 @@ function* copyData(
     }
     const data = b.subarray(0, n);
     hash?.update(data);
-    if (!(sparse && hash === null && zero(data))) {
-      if (size <= SMALL) sys.writeAll(out, data, pos);
+    // A sparse source: only its blocks that hold data are written, so the
+    // copy's holes are where the source's zeros are (at block granularity).
+    for (
+      const [from, to] of sparse && hash === null ? dataRuns(data) : [[0, n]]
+    ) {
+      const part = data.subarray(from, to);
+      const at = pos + from;
+      if (size <= SMALL) sys.writeAll(out, part, at);
       else {
         yield* heavy(
-          () => sys.writeAll(out, data, pos),
-          () => sys.writeAllAsync(out, data, pos),
+          () => sys.writeAll(out, part, at),
+          () => sys.writeAllAsync(out, part, at),
         );
       }
     }

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, resolve as resolveFrom } from "node:path";
+import { cwd } from "../_path.ts";
 import {
   joinFlags,
   missingFlags,
@@ -20,6 +21,9 @@ import { sys } from "../_sys.ts";
 import { backendInfo } from "../backend_info.ts";
 import { PermissionError } from "../errors.ts";
 import { look } from "./_look.ts";
+
+/** `path` made absolute (node's `resolve` asks Deno for the cwd every time). */
+const resolve = (path: string): string => resolveFrom(cwd(), path);
 
 const r = (kind: "read" | "write", path: string): Need => ({
   kind,

@@ -9,11 +9,15 @@
  *
  * @module
  */
-import { basename, join, resolve } from "node:path";
+import { basename, join, resolve as resolveFrom } from "node:path";
+import { cwd } from "../_path.ts";
 import { SafeFsError } from "../errors.ts";
 import { UsageError } from "./_args.ts";
 import { hasTrailingSlash, look, realPath, stripSlashes } from "./_look.ts";
 import type { OpBase } from "./_report.ts";
+
+/** `path` made absolute (node's `resolve` asks Deno for the cwd every time). */
+const resolve = (path: string): string => resolveFrom(cwd(), path);
 
 /** One source and where it goes. */
 export interface Item {
