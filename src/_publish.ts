@@ -280,7 +280,7 @@ function holdDir(dir: Dir, name: string): Dir | null {
  * replaced by an exchange leaves a moved source's name.
  */
 export function toTempName(dir: Dir, name: string): string {
-  const at = tempName(name);
+  const at = tempName(name, dir);
   renameAside(dir, name, at);
   return at;
 }

@@ -38,23 +38,38 @@ const MAX_STEM_BYTES = 120;
 
 const encoder = new TextEncoder();
 
-function stem(name: string): string {
-  if (name.length * 3 <= MAX_STEM_BYTES) return name;
-  if (encoder.encode(name).length <= MAX_STEM_BYTES) return name;
+/** Bytes of a temp name besides its stem: `.` `.` a UUID and the suffix. */
+const FIXED_BYTES = 2 + 36 + TEMP_SUFFIX.length;
+
+function stem(name: string, max: number): string {
+  if (name.length * 3 <= max) return name;
+  if (encoder.encode(name).length <= max) return name;
   let out = "";
   let n = 0;
   for (const ch of name) {
     const len = encoder.encode(ch).length;
-    if (n + len > MAX_STEM_BYTES) break;
+    if (n + len > max) break;
     out += ch;
     n += len;
   }
   return out;
 }
 
-/** A fresh temp name for an entry to be published as `name` (same directory). */
-export function tempName(name: string): string {
-  return `.${stem(name)}.${crypto.randomUUID()}${TEMP_SUFFIX}`;
+/**
+ * A fresh temp name for an entry to be published as `name` in `dir`. Where
+ * the backend names whole paths (the path backend, PATH_MAX 4095 bytes), the
+ * part of `name` kept shrinks so the temp's path fits whenever a path 49
+ * bytes longer than `dir`'s does: a destination near PATH_MAX still gets a
+ * temp beside it.
+ */
+export function tempName(name: string, dir?: Dir): string {
+  let max = MAX_STEM_BYTES;
+  if (dir !== undefined && Number.isFinite(feat.maxPath)) {
+    const room = feat.maxPath - encoder.encode(dir.path).length - 1 -
+      FIXED_BYTES;
+    max = Math.max(0, Math.min(max, room));
+  }
+  return `.${stem(name, max)}.${crypto.randomUUID()}${TEMP_SUFFIX}`;
 }
 
 /** True when a directory entry's name is a safefs temp (or claim) name. */

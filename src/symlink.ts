@@ -87,7 +87,7 @@ function* symlinkPath(
     }
     // A symlink cannot be locked: made under a claim name, which sweep()
     // leaves alone for a while whatever its olderThan (see _temp.ts).
-    const tmp = claimName(tempName(loc.name));
+    const tmp = claimName(tempName(loc.name, dir));
     sys.symlinkAt(target, dir, tmp);
     let pub;
     try {

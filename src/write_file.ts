@@ -284,7 +284,7 @@ export function* writeFileAt(
   // is applied by the kernel when the temp is created.
   const mode = options.mode ??
     (existing?.kind === "file" ? existing.mode : null);
-  let tmp = tempName(loc.name);
+  let tmp = tempName(loc.name, dir);
   let bytes = 0;
   let published = false;
   let out: File | null = null;

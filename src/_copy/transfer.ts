@@ -119,7 +119,7 @@ export function* transfer(
   const t = {
     dir: dest.dir,
     dev: dest.dev,
-    name: tempName(dest.name),
+    name: tempName(dest.name, dest.dir),
   };
   const sync = new Syncer(chooseDurability(o.durable, p.n, dest.dir, dest.dev));
   let handle: Handle | null = null;
