@@ -199,10 +199,10 @@ export function* planTree(
       if (o.removable) {
         canRemoveFrom(chain.dir, dirPath, p.uid[d], p.mode[d], o.op);
       }
-      const names = sys.list(chain.dir).map((e) => e.name);
-      names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const listed = sys.list(chain.dir).sort(byName);
       p.beginChildren(d);
-      for (const name of names) {
+      p.reserve(listed.length);
+      for (const { name } of listed) {
         const path = under(dirPath, name);
         let st = sys.statAt(chain.dir, name, false);
         if (st.kind === "symlink" && o.dereference) {
@@ -586,23 +586,53 @@ export function copyChanged(
   );
 }
 
-function sameNames(
+/** Orders entries by name as the plan orders a directory's children. */
+function byName(a: DirEntry, b: DirEntry): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * Compares a directory's listing with the plan's children of `d`: sorts the
+ * listing in place and walks it beside the children (sorted when planned),
+ * so a directory of 200,000 entries costs its listing and nothing more (no
+ * set or map of its names). `each` is called for every planned child found,
+ * with its listing entry. Returns the first listed name that is not planned
+ * (`extra`; or `intruder` when the plan left it out on purpose and
+ * `skippedOk` is false), and whether a planned child is not listed.
+ */
+function compareListing(
   p: Plan,
   d: number,
-  listed: string[],
-): { extra?: string; missing: boolean } {
+  listed: DirEntry[],
+  skippedOk: boolean,
+  each: (i: number, e: DirEntry) => void,
+): { extra?: string; intruder?: string; missing: boolean } {
+  listed.sort(byName);
   const skipped = p.skipped.get(d);
-  const want = new Set<string>();
   const f = p.firstOf(d);
-  for (let k = 0; k < p.countOf(d); k++) want.add(p.name(f + k));
-  let seen = 0;
-  for (const n of listed) {
-    if (want.has(n)) seen++;
-    else if (skipped === undefined || !skipped.has(n)) {
-      return { extra: n, missing: false };
+  const n = p.countOf(d);
+  let k = 0;
+  let want = n > 0 ? p.name(f) : null;
+  let missing = false;
+  for (const e of listed) {
+    while (want !== null && want < e.name) {
+      missing = true;
+      k++;
+      want = k < n ? p.name(f + k) : null;
     }
+    if (want === e.name) {
+      each(f + k, e);
+      k++;
+      want = k < n ? p.name(f + k) : null;
+      continue;
+    }
+    if (skipped?.has(e.name)) {
+      if (skippedOk) continue;
+      return { intruder: e.name, missing };
+    }
+    return { extra: e.name, missing };
   }
-  return { missing: seen !== want.size };
+  return { missing: missing || k < n };
 }
 
 /**
@@ -624,8 +654,10 @@ export function* recheckSource(
     function* (d, [dir], [dirPath]): Gen<void> {
       yield PACE;
       checkAbort(o.signal, o.op, dirPath);
-      const names = sys.list(dir).map((e) => e.name);
-      const cmp = sameNames(p, d, names);
+      // Names first (a gained or lost entry is named as such), then each
+      // planned entry's identity and stamps.
+      const listed = sys.list(dir);
+      const cmp = compareListing(p, d, listed, true, () => {});
       if (cmp.extra !== undefined) {
         throw changed(
           o.op,
@@ -643,12 +675,12 @@ export function* recheckSource(
       const f = p.firstOf(d);
       for (let k = 0; k < p.countOf(d); k++) {
         const i = f + k;
-        const entryPath = under(dirPath, p.name(i));
+        const name = p.name(i);
         let st: Stat;
         try {
-          st = sys.statAt(dir, p.name(i), o.dereference);
+          st = sys.statAt(dir, name, o.dereference);
         } catch (e) {
-          throw vanished(e, o.op, entryPath);
+          throw vanished(e, o.op, under(dirPath, name));
         }
         if (
           !p.sameIdentity(i, st) ||
@@ -656,7 +688,7 @@ export function* recheckSource(
         ) {
           throw changed(
             o.op,
-            entryPath,
+            under(dirPath, name),
             "was replaced or modified while it was copied",
           );
         }
@@ -684,33 +716,26 @@ export function* verifyCopy(
   yield* walkPlan(p, op, [side], function* (d, [dir], [dirPath]): Gen<void> {
     yield PACE;
     checkAbort(signal, op, dirPath);
-    const listed = sys.list(dir);
-    const names = listed.map((e) => e.name);
-    const cmp = sameNames(p, d, names);
+    // The listing's own inode numbers (d_ino) settle most entries without
+    // a stat each; a mismatch (overlayfs may number them differently) is
+    // looked at with statAt once the names are known to match.
+    const unsure: number[] = [];
+    const cmp = compareListing(p, d, sys.list(dir), false, (i, e) => {
+      if (
+        e.ino === undefined || e.ino !== p.copyIno[i] || e.kind === null ||
+        KINDS_BY_NAME[e.kind] !== p.kind[i]
+      ) unsure.push(i);
+    });
     // Nothing is left out of a copy: a skipped name there is an intruder.
-    const skipped = p.skipped.get(d);
-    const intruder = names.find((n) => skipped?.has(n));
-    if (cmp.extra !== undefined || intruder !== undefined || cmp.missing) {
+    if (cmp.extra !== undefined || cmp.intruder !== undefined || cmp.missing) {
       throw copyChanged(
         op,
-        under(dirPath, cmp.extra ?? intruder ?? ""),
+        under(dirPath, cmp.extra ?? cmp.intruder ?? ""),
         undefined,
         published,
       );
     }
-    // The listing's own inode numbers (d_ino) settle most entries without
-    // a stat each; a mismatch (overlayfs may number them differently) is
-    // looked at with statAt.
-    const inos = new Map<string, DirEntry>();
-    for (const e of listed) if (e.ino !== undefined) inos.set(e.name, e);
-    const f = p.firstOf(d);
-    for (let k = 0; k < p.countOf(d); k++) {
-      const i = f + k;
-      const e = inos.get(p.name(i));
-      if (
-        e !== undefined && e.ino === p.copyIno[i] && e.kind !== null &&
-        KINDS_BY_NAME[e.kind] === p.kind[i]
-      ) continue;
+    for (const i of unsure) {
       let st: Stat;
       try {
         st = sys.statAt(dir, p.name(i), false);
