@@ -104,6 +104,9 @@ function split(d: Date | null): [number, number] {
   return [sec, (ms - sec * 1000) * 1e6];
 }
 
+/** The process umask, once read (see `umask` below). */
+let umaskRead: number | null | undefined;
+
 /** Mount points by their last component, and when they were read. */
 let mounts: { at: number; byName: Map<string, Set<string>> | null } | null =
   null;
@@ -568,18 +571,21 @@ export function createPathBackend(): Backend {
     },
     fsInfo: (): FsInfo | null => null,
     realPath: (path) => Deno.realPathSync(path),
+    // Read once per process, as the ffi backend does (reading it means
+    // setting it, twice: racy with other threads, and two calls per file);
+    // a copy checks the mode its file got at creation.
     umask: () => {
+      if (umaskRead !== undefined) return umaskRead;
       try {
-        if (
-          Deno.permissions.querySync(
+        umaskRead = Deno.permissions.querySync(
             { name: "sys", kind: "umask" } as Deno.PermissionDescriptor,
-          ).state !==
-            "granted"
-        ) return null;
-        return nodeProcess.umask();
+          ).state === "granted"
+          ? nodeProcess.umask()
+          : null;
       } catch {
-        return null;
+        umaskRead = null;
       }
+      return umaskRead;
     },
     euid: () => {
       try {

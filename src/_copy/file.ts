@@ -175,6 +175,9 @@ export function* copyFile(
       )
       : sys.openAt(job.dstDir, job.dstName, flags);
     const made = sys.fstat(out);
+    // The umask is read once per process: if it changed since, the kernel
+    // applied another one, and the mode is set as for any other copy.
+    const modeSet = early !== null && (made.mode & 0o7777) === early;
     const hash = yield* copyData(src, out, st, job, o, meter);
     if (job.recheck) {
       const after = sys.fstat(src);
@@ -183,7 +186,7 @@ export function* copyFile(
       }
     }
     if (hash !== null) yield* verifyData(out, st.size, hash, job, o);
-    applyFileMeta(out, p, i, o, made.uid, early !== null);
+    applyFileMeta(out, p, i, o, made.uid, modeSet);
     const result: FileCopy = { ino: made.ino, out: job.keep ? out : null };
     if (job.keep) out = null;
     return result;
