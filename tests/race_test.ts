@@ -626,21 +626,42 @@ function rootRaces(): Race[] {
         const inB = contents(join(fx.root, "b", name));
         const read = hasOutside(inA) || hasOutside(inB);
         noTemps(real, join(fx.root, "b"));
+        const restore = (): void => {
+          if (i % 2 === 0) {
+            Deno.writeTextFileSync(join(real, name), "inside m");
+          } else {
+            Deno.mkdirSync(join(real, name, "e"), { recursive: true });
+            Deno.writeTextFileSync(join(real, name, "e/z"), "inside mt/e/z");
+          }
+        };
         if (read) {
           // Outside content moved in (path backend): put the inside back as
           // it was (one copy, in `a`) so that the race goes on.
           for (const p of [join(real, name), join(fx.root, "b", name)]) {
             if (hasOutside(contents(p))) cleanup(p);
           }
-          if (contents(join(real, name)) === null && inB === null) {
-            if (i % 2 === 0) {
-              Deno.writeTextFileSync(join(real, name), "inside m");
-            } else {
-              Deno.mkdirSync(join(real, name, "e"), { recursive: true });
-              Deno.writeTextFileSync(join(real, name, "e/z"), "inside mt/e/z");
-            }
-          }
+          // (Checked again after that cleanup: the inside entry may be gone
+          // too, its name unlinked after outside content was linked.)
+          if (
+            contents(join(real, name)) === null &&
+            contents(join(fx.root, "b", name)) === null
+          ) restore();
           return true;
+        }
+        if (inA === null && inB === null && BACKEND !== "ffi") {
+          // Moved into 'a/' while 'a' was the symlink (path backend): the
+          // entry is whole, outside. The comparison of the outside that
+          // follows counts that write; the entry is put back inside so
+          // that the race goes on.
+          const out = contents(join(fx.root, "..", "outside", name));
+          if (
+            out !== null &&
+            sorted(out) === sorted(want as Record<string, string>)
+          ) {
+            leftMisplaced++;
+            restore();
+            return false;
+          }
         }
         assert(inA !== null || inB !== null, `${name} was lost`);
         assert.deepEqual(inA ?? inB, want);
