@@ -32,7 +32,7 @@ import { type Gen, heavy } from "./_run.ts";
 import { deleteEntry } from "./_delete.ts";
 import { renameAside, tempName } from "./_temp.ts";
 import { capsOf, isUnsupported } from "./_caps.ts";
-import { SafeFsError } from "./errors.ts";
+import { SafeFsError, SourceChangedError } from "./errors.ts";
 
 /** How an entry was published. */
 export type PublishMethod =
@@ -78,6 +78,11 @@ export interface PublishPlan {
    */
   durableLink?: boolean;
   /**
+   * The identity of the entry examined before (not ours): with the link
+   * method, the new name must be that inode before the old one is unlinked.
+   */
+  id?: { dev: number; ino: number };
+  /**
    * With the link method, on an entry not ours: leave the old name for the
    * caller to unlink later (a batch unlinks every source once the
    * destination directory is durable: one fsync for all, not one each).
@@ -94,6 +99,25 @@ export function isOccupied(e: unknown): boolean {
   const c = code(e);
   return c === "EEXIST" || c === "ENOTEMPTY" || c === "ENOTDIR" ||
     c === "EISDIR";
+}
+
+/** Removes a link just made by a publish that does not go on. */
+function undoLink(dir: Dir, name: string): void {
+  try {
+    sys.unlinkAt(dir, name);
+  } catch {
+    // Left: an extra name of a file, nothing lost.
+  }
+}
+
+/** True when `name` in `dir` is the inode `id` (what a link just made should be). */
+function linkedIt(
+  dir: Dir,
+  name: string,
+  id: { dev: number; ino: number },
+): boolean {
+  const st = sys.tryStatAt(dir, name, false);
+  return st !== null && st.dev === id.dev && st.ino === id.ino;
 }
 
 function taken(
@@ -214,6 +238,29 @@ export function* publish(
     }
     if (linked) {
       caps.link = true;
+      let same = true;
+      try {
+        if (plan.id !== undefined) same = linkedIt(toDir, to, plan.id);
+      } catch (e) {
+        undoLink(toDir, to);
+        throw e;
+      }
+      if (!same) {
+        // The path led to another file than the one examined (a directory
+        // on the way swapped meanwhile: the path backend names paths): the
+        // link is undone and the source's name is left alone.
+        undoLink(toDir, to);
+        throw new SourceChangedError(
+          `Cannot publish '${fromDir.path}/${from}' at '${toDir.path}/${to}': ` +
+            `it was replaced while it was being moved; nothing was moved`,
+          {
+            code: "ESRCCHANGED",
+            op: "publish",
+            path: `${fromDir.path}/${from}`,
+            dest: `${toDir.path}/${to}`,
+          },
+        );
+      }
       if (plan.deferUnlink !== undefined && !plan.ours) {
         plan.deferUnlink(fromDir, from);
         return { method: "link", exchanged: false };

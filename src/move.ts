@@ -277,6 +277,7 @@ function* renameInPlace(
       overwrite,
       dev: destSt.dev,
       ours: false,
+      id: { dev: st.dev, ino: st.ino },
       empty,
       destIsDir: existing?.kind === "dir",
       durableLink: durable,
