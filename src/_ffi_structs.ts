@@ -12,7 +12,7 @@ import {
   type Kind,
   type Stat,
 } from "./_sys_types.ts";
-import { DT, E, KSTAT, STATX_SIZE } from "./_libc.ts";
+import { DT, E, KSTAT, STATX_SIZE } from "./_sys_libc.ts";
 
 const TWO32 = 2 ** 32;
 

@@ -138,28 +138,6 @@ function taken(
 }
 
 /**
- * The atomic no-clobber rename (`renameat2(RENAME_NOREPLACE)`): the first
- * choice of {@linkcode publish} for an entry that must not replace anything,
- * and what a batch tries first on a filesystem known to have it. Throws the
- * seam's error, having changed nothing, when it did not happen.
- */
-export function renameNoClobber(
-  fromDir: Dir,
-  from: string,
-  toDir: Dir,
-  to: string,
-  dev: number,
-): void {
-  sys.renameAt(fromDir, from, toDir, to, "noreplace");
-  capsOf(dev).noReplace = true;
-}
-
-/** True when `dev` is known to have {@linkcode renameNoClobber} (it worked there before). */
-export function hasNoClobber(dev: number): boolean {
-  return feat.renameFlags && capsOf(dev).noReplace === true;
-}
-
-/**
  * Publishes `from` (in `fromDir`) as `to` (in `toDir`, the same filesystem).
  * Throws the seam's error when the destination is taken (EEXIST,
  * ENOTEMPTY, ...: see {@linkcode isOccupied}); any other error leaves
@@ -213,7 +191,8 @@ export function* publish(
 
   if (feat.renameFlags && caps.noReplace !== false) {
     try {
-      renameNoClobber(fromDir, from, toDir, to, plan.dev);
+      sys.renameAt(fromDir, from, toDir, to, "noreplace");
+      caps.noReplace = true;
       return { method: "noreplace", exchanged: false };
     } catch (e) {
       if (!isUnsupported(e)) throw e;

@@ -65,7 +65,7 @@ import {
   STATX_BASIC_STATS,
   STATX_TYPE,
   SYS,
-} from "./_libc.ts";
+} from "./_sys_libc.ts";
 import {
   CString,
   parseDirents,

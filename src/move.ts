@@ -18,11 +18,9 @@ import {
 } from "./_dest.ts";
 import {
   dropExchanged,
-  hasNoClobber,
   isOccupied,
   publish,
   type PublishMethod,
-  renameNoClobber,
   toTempName,
 } from "./_publish.ts";
 import { deleteEntry, type Guard, leftoverError } from "./_delete.ts";
@@ -133,48 +131,6 @@ export function* moveAt(
   const overwrite = options.overwrite ?? false;
   const durable = options.durable ?? true;
   checkAbort(options.signal, op, s);
-  if (
-    batch !== undefined && !overwrite && !a.src.slash && !a.dest.slash &&
-    hasNoClobber(sys.idOf(a.destDir).dev)
-  ) {
-    // A batch into a directory on a filesystem that has the atomic
-    // no-clobber rename tries it first, without looking: it either moves
-    // the entry or changes nothing (taken destination, another filesystem,
-    // a directory into itself, gone), and then the move below looks and
-    // does what that case needs. One call per entry of a moveInto().
-    try {
-      renameNoClobber(
-        a.srcDir,
-        a.src.name,
-        a.destDir,
-        a.dest.name,
-        sys.idOf(a.destDir).dev,
-      );
-      if (durable) {
-        batch.add(a.destDir);
-        batch.add(a.srcDir);
-      }
-      options.onProgress?.({
-        phase: "publish",
-        bytesDone: 0,
-        bytesTotal: 0,
-        filesDone: 1,
-        filesTotal: 1,
-        path: s,
-      });
-      return {
-        src: s,
-        dest: d,
-        crossDevice: false,
-        bytes: 0,
-        entries: 1,
-        replaced: false,
-        publish: "noreplace",
-      };
-    } catch {
-      // Nothing changed: the move below finds out why.
-    }
-  }
   const st = statOrNull(a.srcDir, a.src.name);
   if (st === null) {
     throw new NotFoundError(`Cannot move '${s}': it does not exist`, {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Backend, Dir } from "../src/_sys_types.ts";
-import { libcCandidates } from "../src/_libc.ts";
+import { libcCandidates } from "../src/_sys_libc.ts";
 import { HAS_SHM, runDeno, snapshot } from "./_helpers.ts";
 import { type BackendCase, CASES, fds } from "./_sys_backends.ts";
 

@@ -11,9 +11,10 @@
 import { sys } from "../_sys.ts";
 import { toFileInfo } from "../_copy/walk.ts";
 import { SafeFsError } from "../errors.ts";
+import { cwd } from "../_path.ts";
 
 function absolute(path: string): string {
-  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const abs = path.startsWith("/") ? path : `${cwd()}/${path}`;
   return abs.replace(/\/{2,}/g, "/");
 }
 

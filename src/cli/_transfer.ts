@@ -162,11 +162,11 @@ export async function transfer(ctx: Ctx, t: Transfer): Promise<void> {
   // Which sources go into a batch: all of them when several go into a
   // directory, except those a batch cannot name as the plan does ('.',
   // '..', a symlink cp follows to another name): those run on their own.
-  const cwd = Deno.cwd();
+  const cwdNow = cwd();
   const abs = new Map<Item, string>();
   if (into && many) {
     for (const item of items) {
-      const loc = item.error ? null : located(item.given, cwd);
+      const loc = item.error ? null : located(item.given, cwdNow);
       if (
         loc !== null && loc.name !== "." && loc.name !== ".." &&
         loc.name !== "" && loc.name === basename(item.dest)

@@ -13,6 +13,7 @@ import { CLOBBER, type Command, COMMON_HELP, NO_DURABLE } from "./_command.ts";
 import { needs } from "./_grants.ts";
 import { compileGlob, excludeFilter, type Glob } from "./_glob.ts";
 import { type Batched, type Done, transfer } from "./_transfer.ts";
+import { cwd } from "../_path.ts";
 
 const ITEMS: Record<string, (p: Required<PreserveOptions>) => void> = {
   mode: (p) => p.mode = true,
@@ -73,7 +74,7 @@ function globsOf(values: Values): Glob[] {
 
 /** The library's absolute form of a path (no symlink or `..` resolved). */
 function absolute(p: string): string {
-  let abs = (p.startsWith("/") ? p : `${Deno.cwd()}/${p}`).replace(
+  let abs = (p.startsWith("/") ? p : `${cwd()}/${p}`).replace(
     /\/{2,}/g,
     "/",
   );
