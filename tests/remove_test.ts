@@ -1313,8 +1313,8 @@ Deno.test("remove() aborted while it removes directories of files whole starts n
 });
 
 Deno.test("remove() honours an abort raised by a timer while it works (it yields to the event loop), and stops within a bounded number of calls", async () => {
-  // A timer (a macrotask, like AbortSignal.timeout's) is armed at the first
-  // progress report: it can only fire if remove() yields to the event loop.
+  // A timer (a macrotask, like AbortSignal.timeout's) is armed mid-removal:
+  // it can only fire if remove() yields to the event loop.
   // Promptness is counted in filesystem calls made after the abort, not in
   // milliseconds, so it holds on a loaded machine.
   const w = fastDir();
@@ -1323,26 +1323,25 @@ Deno.test("remove() honours an abort raised by a timer while it works (it yields
     bigTree(root, 100, 300);
     const total = listing(root)!.length + 1;
     const ac = new AbortController();
-    let armed = false, fired = false, callsAfter = 0;
+    // The timer is armed at the 300th filesystem call (not at a progress
+    // report: a fast removal may end before its first one, 100 ms in).
+    let armed = false, fired = false, callsAfter = 0, calls = 0;
     const e = await withHook(() => {
       if (ac.signal.aborted) callsAfter++;
+      if (++calls === 300) {
+        armed = true;
+        setTimeout(() => {
+          fired = true;
+          ac.abort(new Error("timer"));
+        }, 0);
+      }
     }, () =>
       rejects(
-        remove(root, {
-          signal: ac.signal,
-          onProgress: () => {
-            if (armed) return;
-            armed = true;
-            setTimeout(() => {
-              fired = true;
-              ac.abort(new Error("timer"));
-            }, 0);
-          },
-        }),
+        remove(root, { signal: ac.signal }),
         AbortedError,
       ));
     assert.equal(e.code, "ABORT_ERR");
-    assert(armed, "no progress was reported");
+    assert(armed, "remove() made fewer than 300 calls");
     assert(fired, "the timer never fired while remove() ran");
     const left = listing(root);
     assert(
@@ -1400,23 +1399,25 @@ Deno.test("remove() killed with SIGKILL midway leaves only original names (it ne
       }
     }
     const before = new Set(listing(root));
-    // The child freezes (its whole isolate, so no more calls are started) at
-    // its first progress report before the end, counted as an action; the
-    // kill lands there:
-    // in the middle of the removal, on every run, whatever the load.
+    // The child freezes (its whole isolate, so no more calls are started)
+    // right before its 300th filesystem call, counted as an action; the kill
+    // lands there: in the middle of the removal, on every run, however fast
+    // the removal goes (a progress report, every 100 ms, may never come
+    // before the end of a fast one).
     const child = spawnActor(
       "the remover",
       `const { remove } = await import(${JSON.stringify(REMOVE_URL)});
+       const { setSysHook } = await import(${JSON.stringify(SYS_URL)});
        const nap = new Int32Array(new SharedArrayBuffer(4));
-       await remove(Deno.args[0], {
-         onProgress: (p) => {
-           if (p.entriesRemoved < Number(Deno.args[1])) {
-             act();
-             while (true) Atomics.wait(nap, 0, 0);
-           }
-         },
-       });`,
-      [root, String(before.size + 1)],
+       let calls = 0;
+       setSysHook(() => {
+         if (++calls === Number(Deno.args[1])) {
+           act();
+           while (true) Atomics.wait(nap, 0, 0);
+         }
+       });
+       await remove(Deno.args[0]);`,
+      [root, "300"],
     );
     await child.waitFor(1);
     await child.stop();
