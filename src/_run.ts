@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 
 /** Yield to the event loop after this much synchronous work. */
 export const YIELD_MS = 8;
@@ -91,6 +90,8 @@ export class Pacer {
 
   /** Resolves on a later turn of the event loop (after pending I/O). */
   async yield(): Promise<void> {
+    // The global setImmediate: importing node:timers costs every process
+    // milliseconds at start-up.
     await new Promise((resolve) => setImmediate(resolve));
     this.#last = performance.now();
   }

@@ -21,8 +21,6 @@
  *
  * @module
  */
-import * as nodeFs from "node:fs";
-import nodeProcess from "node:process";
 import { ATTR_MOUNT_ROOT } from "./_sys_types.ts";
 import type {
   Backend,
@@ -65,6 +63,26 @@ type PathHandle = PathDir | PathFile;
 
 /** Open handles, whose paths follow the renames made through this backend. */
 const open = new Set<PathHandle>();
+
+let nodeModules: {
+  fs: typeof import("node:fs");
+  process: typeof import("node:process");
+} | null = null;
+
+/**
+ * `node:fs` (rmdir, access, lchown, lutimes: calls Deno lacks) and
+ * `node:process` (umask), loaded when first needed: importing them costs
+ * every process about 30 ms at start-up, the ffi backend never needs them,
+ * and a `safefs --version` should not wait for them.
+ */
+function node(): NonNullable<typeof nodeModules> {
+  return nodeModules ??= {
+    fs: process.getBuiltinModule("node:fs") as typeof import("node:fs"),
+    process: process.getBuiltinModule("node:process") as typeof import(
+      "node:process"
+    ),
+  };
+}
 
 /** An error carrying an errno name, classified by `_errno.ts` like any other. */
 function coded(code: string, message: string): Error {
@@ -418,7 +436,7 @@ export function createPathBackend(): Backend {
       Deno.removeSync(p);
     },
     rmdirAt: (dir, name) => {
-      nodeFs.rmdirSync(join(check(dir).path, name));
+      node().fs.rmdirSync(join(check(dir).path, name));
     },
     renameAt: (fromDir, fromName, toDir, toName, how: RenameHow) => {
       if (how !== "replace") {
@@ -482,7 +500,7 @@ export function createPathBackend(): Backend {
         }
       }
       // Deno's access() reads the mode bits (not ACLs or chattr flags).
-      nodeFs.accessSync(d.path, mode);
+      node().fs.accessSync(d.path, mode);
     },
     chown: (h, uid, gid) => {
       Deno.chownSync(
@@ -499,10 +517,10 @@ export function createPathBackend(): Backend {
       }
     },
     lchownAt: (dir, name, uid, gid) => {
-      nodeFs.lchownSync(join(check(dir).path, name), uid, gid);
+      node().fs.lchownSync(join(check(dir).path, name), uid, gid);
     },
     lutimesAt: (dir, name, atime, mtime) => {
-      nodeFs.lutimesSync(
+      node().fs.lutimesSync(
         join(check(dir).path, name),
         seconds(atime),
         seconds(mtime),
@@ -580,7 +598,7 @@ export function createPathBackend(): Backend {
         umaskRead = Deno.permissions.querySync(
             { name: "sys", kind: "umask" } as Deno.PermissionDescriptor,
           ).state === "granted"
-          ? nodeProcess.umask()
+          ? node().process.umask()
           : null;
       } catch {
         umaskRead = null;

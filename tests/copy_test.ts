@@ -818,6 +818,31 @@ Deno.test("copy() accepts file: URLs", async () => {
     );
     assertEquals(r.dest, join(dir, "b"));
     assertEquals(Deno.readTextFileSync(join(dir, "b")), "url");
+    // Percent-encoded names are decoded as node's fileURLToPath does.
+    Deno.writeTextFileSync(join(dir, "a b€%"), "enc");
+    const e = await copy(
+      new URL(`file://${dir}/a%20b%E2%82%AC%25`),
+      new URL(`file://localhost${dir}/c`),
+    );
+    assertEquals(e.src, join(dir, "a b€%"));
+    assertEquals(Deno.readTextFileSync(join(dir, "c")), "enc");
+    // A host, an encoded '/' or bytes that are not UTF-8 name no local path.
+    const before = snapshot(dir);
+    for (
+      const [url, why] of [
+        [`file://host${dir}/a`, "names a host"],
+        [`file://${dir}/x%2Fa`, "encodes a '/'"],
+        [`file://${dir}/%FF`, "not valid percent-encoded UTF-8"],
+      ]
+    ) {
+      const err = await rejects(
+        copy(new URL(url), join(dir, "d")),
+        InvalidArgumentError,
+        "EINVAL",
+      );
+      assert(err.message.includes(why), err.message);
+    }
+    deepStrictEqual(snapshot(dir), before);
   } finally {
     cleanup(dir);
   }

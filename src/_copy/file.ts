@@ -20,7 +20,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { type Dir, feat, type File, type Stat, sys } from "../_sys.ts";
 import { capsOf, isUnsupported } from "../_caps.ts";
 import { createTemp } from "../_temp.ts";
@@ -29,6 +28,17 @@ import { changed, vanished } from "./walk.ts";
 import type { Plan } from "./plan.ts";
 import { checkAbort, type EngineOptions, type Meter } from "./options.ts";
 import { SafeFsError } from "../errors.ts";
+
+/**
+ * A SHA-256 hasher from `node:crypto`, loaded on first use (`verify`):
+ * importing it costs every process milliseconds at start-up.
+ */
+function sha256(): import("node:crypto").Hash {
+  const crypto = process.getBuiltinModule("node:crypto") as typeof import(
+    "node:crypto"
+  );
+  return crypto.createHash("sha256");
+}
 
 /** Bytes per off-thread copy or read/write call. */
 export const CHUNK = 64 << 20;
@@ -279,7 +289,7 @@ function* copyData(
       sys.truncate(out, 0);
     }
   }
-  const hash = o.verify === "sha256" ? createHash("sha256") : null;
+  const hash = o.verify === "sha256" ? sha256() : null;
   const b = bufFor(size);
   let pos = 0;
   while (pos < size) {
@@ -358,7 +368,7 @@ function* verifyData(
   job: FileJob,
   o: EngineOptions,
 ): Gen<void> {
-  const hash = createHash("sha256");
+  const hash = sha256();
   const b = bufFor(size);
   let pos = 0;
   while (pos < size) {

@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { dirname, resolve as resolveFrom } from "node:path";
-import { cwd } from "../_path.ts";
+import { dirname, resolve } from "./_paths.ts";
 import {
   joinFlags,
   missingFlags,
@@ -21,9 +20,6 @@ import { sys } from "../_sys.ts";
 import { backendInfo } from "../backend_info.ts";
 import { PermissionError } from "../errors.ts";
 import { look } from "./_look.ts";
-
-/** `path` made absolute (node's `resolve` asks Deno for the cwd every time). */
-const resolve = (path: string): string => resolveFrom(cwd(), path);
 
 const r = (kind: "read" | "write", path: string): Need => ({
   kind,

@@ -9,15 +9,11 @@
  *
  * @module
  */
-import { basename, join, resolve as resolveFrom } from "node:path";
-import { cwd } from "../_path.ts";
+import { basename, join, resolve } from "./_paths.ts";
 import { SafeFsError } from "../errors.ts";
 import { UsageError } from "./_args.ts";
 import { hasTrailingSlash, look, realPath, stripSlashes } from "./_look.ts";
 import type { OpBase } from "./_report.ts";
-
-/** `path` made absolute (node's `resolve` asks Deno for the cwd every time). */
-const resolve = (path: string): string => resolveFrom(cwd(), path);
 
 /** One source and where it goes. */
 export interface Item {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { basename, join, resolve as resolveFrom } from "node:path";
+import { basename, join, resolve } from "./_paths.ts";
 import { cwd } from "../_path.ts";
 import type { Need } from "../_perm.ts";
 import type { Progress } from "../_copy/options.ts";
@@ -21,9 +21,6 @@ import { hasTrailingSlash, look, stripSlashes } from "./_look.ts";
 import type { OpBase, OpReport } from "./_report.ts";
 import { batchProgress, type ViewProgress } from "./_progress.ts";
 import { type Item, planTargets } from "./_targets.ts";
-
-/** `path` made absolute (node's `resolve` asks Deno for the cwd every time). */
-const resolve = (path: string): string => resolveFrom(cwd(), path);
 
 /** What one move or copy did: report fields and the `-v` lines. */
 export interface Done {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, join } from "./_paths.ts";
 import { symlink } from "../symlink.ts";
 import { COMMON, UsageError } from "./_args.ts";
 import { type Command, COMMON_HELP, NO_DURABLE } from "./_command.ts";

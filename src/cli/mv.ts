@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "./_paths.ts";
 import { move, type MoveResult } from "../move.ts";
 import { moveInto } from "../move_into.ts";
 import { COMMON } from "./_args.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "./_paths.ts";
 import { InvalidArgumentError, SafeFsError } from "../errors.ts";
 import { remove } from "../remove.ts";
 import { COMMON, UsageError } from "./_args.ts";
