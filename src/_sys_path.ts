@@ -78,9 +78,9 @@ let nodeModules: {
 function node(): NonNullable<typeof nodeModules> {
   return nodeModules ??= {
     fs: process.getBuiltinModule("node:fs") as typeof import("node:fs"),
-    process: process.getBuiltinModule("node:process") as typeof import(
-      "node:process"
-    ),
+    process: process.getBuiltinModule(
+      "node:process",
+    ) as typeof import("node:process"),
   };
 }
 

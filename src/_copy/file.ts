@@ -34,9 +34,9 @@ import { SafeFsError } from "../errors.ts";
  * importing it costs every process milliseconds at start-up.
  */
 function sha256(): import("node:crypto").Hash {
-  const crypto = process.getBuiltinModule("node:crypto") as typeof import(
-    "node:crypto"
-  );
+  const crypto = process.getBuiltinModule(
+    "node:crypto",
+  ) as typeof import("node:crypto");
   return crypto.createHash("sha256");
 }
 
