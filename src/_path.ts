@@ -28,19 +28,14 @@ export interface Loc {
   slash: boolean;
 }
 
-let cwdNow: string | null = null;
-
 /**
- * The working directory, asked of Deno once per synchronous run of code (a
- * batch locating 10,000 paths asks once): nothing can change it before the
- * next microtask, where the memo is dropped.
+ * The working directory, asked of Deno at every call: a program may change
+ * it between two calls of one synchronous stretch (`copySync`, `chdir`,
+ * `copySync`), so it is never remembered. A call locating many paths asks
+ * once and hands it to {@linkcode locate}.
  */
-export function cwd(): string {
-  if (cwdNow === null) {
-    cwdNow = Deno.cwd();
-    queueMicrotask(() => cwdNow = null);
-  }
-  return cwdNow;
+export function workingDir(): string {
+  return Deno.cwd();
 }
 
 /**
@@ -104,13 +99,19 @@ function text(p: PathLike, op: string): string {
 }
 
 /**
- * Splits a path argument. A last component of `.` or `..` is refused with
+ * Splits a path argument, made absolute against `here` (default: the
+ * working directory now). A last component of `.` or `..` is refused with
  * `InvalidArgumentError` unless `dots` (it names a directory through another
  * name, never an entry to create, replace or remove).
  */
-export function locate(p: PathLike, op: string, dots = false): Loc {
+export function locate(
+  p: PathLike,
+  op: string,
+  dots = false,
+  here?: string,
+): Loc {
   const s = text(p, op);
-  let abs = s.startsWith("/") ? s : `${cwd()}/${s}`;
+  let abs = s.startsWith("/") ? s : `${here ?? workingDir()}/${s}`;
   abs = abs.replace(/\/{2,}/g, "/");
   let slash = false;
   while (abs.length > 1 && abs.endsWith("/")) {

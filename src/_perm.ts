@@ -86,6 +86,18 @@ export function allowAll(): boolean {
 }
 
 /**
+ * True when no need can be missing: read and write are granted everywhere
+ * (and, on the `path` backend, `--allow-all` too, which Deno demands for
+ * `/dev`, `/proc` and `/sys`). Callers check this before listing the needs
+ * of 10,000 paths one by one.
+ */
+export function unlimited(): boolean {
+  return sys.permission({ name: "read" }) === "granted" &&
+    sys.permission({ name: "write" }) === "granted" &&
+    (feat.name !== "path" || allowAll());
+}
+
+/**
  * The flags missing for `needs`, judged lexically (symlinks are not resolved
  * here): `["--allow-all"]` alone when a path needs it (see
  * {@linkcode needsAllowAll}; it grants everything else too), else one
@@ -95,6 +107,7 @@ export function allowAll(): boolean {
  * @returns The missing flags; empty when nothing is missing.
  */
 export function missingFlags(needs: Need[]): string[] {
+  if (unlimited()) return [];
   // Deno's own calls refuse /dev, /proc and /sys without --allow-all; the
   // ffi backend makes its own calls, for which the scoped flags suffice.
   if (

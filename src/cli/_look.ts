@@ -11,7 +11,7 @@
 import { sys } from "../_sys.ts";
 import { toFileInfo } from "../_copy/walk.ts";
 import { SafeFsError } from "../errors.ts";
-import { cwd } from "../_path.ts";
+import { cwd } from "./_paths.ts";
 
 function absolute(path: string): string {
   const abs = path.startsWith("/") ? path : `${cwd()}/${path}`;

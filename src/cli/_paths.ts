@@ -8,7 +8,24 @@
  *
  * @module
  */
-import { cwd } from "../_path.ts";
+import { workingDir } from "../_path.ts";
+
+let cwdNow: string | null = null;
+
+/**
+ * The working directory, asked of Deno once per synchronous run of CLI code
+ * (planning 10,000 operands asks once) and forgotten at the next microtask.
+ * That is safe here and nowhere else: the CLI never changes directory, and
+ * no other code runs inside one of its synchronous stretches. (The library
+ * asks at every call: a program may `chdir` between two sync calls.)
+ */
+export function cwd(): string {
+  if (cwdNow === null) {
+    cwdNow = workingDir();
+    queueMicrotask(() => cwdNow = null);
+  }
+  return cwdNow;
+}
 
 /** The segments of `path` with `.` dropped and `..` applied, by text. */
 function segments(path: string, absolute: boolean): string[] {
@@ -41,8 +58,23 @@ export function normalize(path: string): string {
 
 /** `path` absolute, against the working directory, normalised, no trailing slash. */
 export function resolve(path: string): string {
+  if (plain(path)) {
+    if (path.startsWith("/")) return path;
+    const dir = cwd();
+    return dir === "/" ? `/${path}` : `${dir}/${path}`;
+  }
   const full = path.startsWith("/") ? path : `${cwd()}/${path}`;
   return `/${segments(full, true).join("/")}`;
+}
+
+/**
+ * True for a path normalising would not change (no `.` or `..` component,
+ * no repeated or trailing slash): what a shell glob of 10,000 names gives,
+ * resolved by prefixing the working directory alone.
+ */
+function plain(path: string): boolean {
+  return path !== "" && path !== "/" && !path.endsWith("/") &&
+    !path.includes("//") && !/(?:^|\/)\.\.?(?:\/|$)/.test(path);
 }
 
 /** The parts joined with `/` and normalised (`"."` for nothing). */

@@ -13,7 +13,7 @@ import { CLOBBER, type Command, COMMON_HELP, NO_DURABLE } from "./_command.ts";
 import { needs } from "./_grants.ts";
 import { compileGlob, excludeFilter, type Glob } from "./_glob.ts";
 import { type Batched, type Done, transfer } from "./_transfer.ts";
-import { cwd } from "../_path.ts";
+import { cwd } from "./_paths.ts";
 
 const ITEMS: Record<string, (p: Required<PreserveOptions>) => void> = {
   mode: (p) => p.mode = true,
