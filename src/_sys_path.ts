@@ -115,11 +115,9 @@ function kindOf(i: Deno.FileInfo): Kind {
   return "unknown";
 }
 
-function split(d: Date | null): [number, number] {
-  if (d === null) return [0, 0];
-  const ms = d.getTime();
-  const sec = Math.floor(ms / 1000);
-  return [sec, (ms - sec * 1000) * 1e6];
+/** Milliseconds since the epoch (0 where Deno gives no time). */
+function ms(d: Date | null): number {
+  return d === null ? 0 : d.getTime();
 }
 
 /** The process umask, once read (see `umask` below). */
@@ -196,9 +194,11 @@ function statPath(p: string, follow: boolean): Stat {
 }
 
 function toStat(i: Deno.FileInfo): Stat {
-  const [as, an] = split(i.atime);
-  const [ms, mn] = split(i.mtime);
-  const [cs, cn] = split(i.ctime ?? i.mtime);
+  // Plain numbers, no intermediate arrays: a tree copy stats every entry
+  // several times, and the garbage decides how far V8 grows its heap.
+  const a = ms(i.atime), m = ms(i.mtime), c = ms(i.ctime ?? i.mtime);
+  const aSec = Math.floor(a / 1000), mSec = Math.floor(m / 1000);
+  const cSec = Math.floor(c / 1000);
   return {
     kind: kindOf(i),
     dev: i.dev,
@@ -209,12 +209,12 @@ function toStat(i: Deno.FileInfo): Stat {
     gid: i.gid ?? 0,
     size: i.size,
     blocks: i.blocks ?? 0,
-    atimeSec: as,
-    atimeNsec: an,
-    mtimeSec: ms,
-    mtimeNsec: mn,
-    ctimeSec: cs,
-    ctimeNsec: cn,
+    atimeSec: aSec,
+    atimeNsec: (a - aSec * 1000) * 1e6,
+    mtimeSec: mSec,
+    mtimeNsec: (m - mSec * 1000) * 1e6,
+    ctimeSec: cSec,
+    ctimeNsec: (c - cSec * 1000) * 1e6,
     attrs: 0,
   };
 }

@@ -808,6 +808,45 @@ Deno.test({
   },
 });
 
+Deno.test("copies running at once keep every small file's own bytes (the small-file buffer is shared)", async () => {
+  const dir = diskDir();
+  try {
+    // Files of 1 byte to 64 KiB (one read and one write each) and a few
+    // over 1 MiB (read off-thread on the path backend, where copies then
+    // interleave): three trees and three single files copied at once, all
+    // with distinct contents.
+    const sizes = [1, 100, 4095, 4096, 65535, 65536, 65537, 1_300_000];
+    for (let t = 0; t < 3; t++) {
+      for (let k = 0; k < 40; k++) {
+        const size = sizes[k % sizes.length];
+        const b = new Uint8Array(size);
+        for (let j = 0; j < size; j += 997) b[j] = (t * 41 + k + j) % 251 + 1;
+        b[size - 1] = t * 50 + k + 1;
+        Deno.mkdirSync(join(dir, `t${t}`, `d${k % 4}`), { recursive: true });
+        Deno.writeFileSync(join(dir, `t${t}`, `d${k % 4}`, `f${k}`), b);
+      }
+    }
+    const src = [0, 1, 2].map((t) => snapshot(join(dir, `t${t}`)));
+    await Promise.all([
+      ...[0, 1, 2].map((t) =>
+        copy(join(dir, `t${t}`), join(dir, `c${t}`), { durable: false })
+      ),
+      ...[0, 1, 2].map((t) =>
+        copy(join(dir, `t${t}`, "d1", "f1"), join(dir, `s${t}`))
+      ),
+    ]);
+    for (let t = 0; t < 3; t++) {
+      deepStrictEqual(snapshot(join(dir, `c${t}`)), src[t]);
+      deepStrictEqual(
+        Deno.readFileSync(join(dir, `s${t}`)),
+        Deno.readFileSync(join(dir, `t${t}`, "d1", "f1")),
+      );
+    }
+  } finally {
+    cleanup(dir);
+  }
+});
+
 Deno.test("copy() accepts file: URLs", async () => {
   const dir = diskDir();
   try {

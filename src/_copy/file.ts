@@ -52,11 +52,26 @@ const SMALL = 1 << 20;
 /**
  * A buffer for one copy, sized to the file: never shared, since copies
  * running at once (two calls, or one batch) each wait in the middle of
- * their loop while another runs. Small buffers for small files (a tree of
- * small files allocates a little per file, not 1 MiB).
+ * their loop while another runs (but see `scratch`).
  */
 function bufFor(size: number): Uint8Array {
   return new Uint8Array(Math.max(1, Math.min(BUF, size)));
+}
+
+/**
+ * The one buffer of every copy of a file up to `SMALL_RW` bytes: such a
+ * copy is one blocking read and one blocking write, in one synchronous
+ * stretch, so no other copy can use it meanwhile (a tree of 200,000 small
+ * files would otherwise allocate 200,000 buffers, and V8 grows its heap
+ * with the garbage).
+ */
+let scratch: Uint8Array | null = null;
+
+/** The buffer of `copyData`'s loop (see `scratch`). */
+function copyBuf(size: number): Uint8Array {
+  return size <= SMALL_RW
+    ? scratch ??= new Uint8Array(SMALL_RW)
+    : bufFor(size);
 }
 
 /** What a file copy produced. */
@@ -290,7 +305,7 @@ function* copyData(
     }
   }
   const hash = o.verify === "sha256" ? sha256() : null;
-  const b = bufFor(size);
+  const b = copyBuf(size);
   let pos = 0;
   while (pos < size) {
     checkAbort(o.signal, o.op, job.path);
