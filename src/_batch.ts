@@ -9,13 +9,7 @@
  *
  * @module
  */
-import {
-  type Loc,
-  locate,
-  type PathLike,
-  under,
-  workingDir,
-} from "./_path.ts";
+import { type Loc, locate, type PathLike, under, workingDir } from "./_path.ts";
 import { type Need, preflight, unlimited } from "./_perm.ts";
 import { type Dir, sys } from "./_sys.ts";
 import type { Gen } from "./_run.ts";

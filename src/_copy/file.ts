@@ -69,9 +69,7 @@ let scratch: Uint8Array | null = null;
 
 /** The buffer of `copyData`'s loop (see `scratch`). */
 function copyBuf(size: number): Uint8Array {
-  return size <= SMALL_RW
-    ? scratch ??= new Uint8Array(SMALL_RW)
-    : bufFor(size);
+  return size <= SMALL_RW ? scratch ??= new Uint8Array(SMALL_RW) : bufFor(size);
 }
 
 /** What a file copy produced. */
