@@ -298,6 +298,21 @@ export const sys = {
   /** The entries of a directory (no `.`/`..`), unsorted. */
   list: (dir: Dir): DirEntry[] =>
     run(() => ({ op: "list", path: dir.path }), () => B.list(dir)),
+  /**
+   * The listing of `dir` in parts of a few thousand entries (each part read
+   * by one hooked `list` call): a directory of 200,000 entries is never held
+   * whole. Read it to its end (or drop it) before listing `dir` again.
+   */
+  *listParts(dir: Dir): Generator<DirEntry[]> {
+    for (let first = true;; first = false) {
+      const part = run(
+        () => ({ op: "list", path: dir.path }),
+        () => B.listPart(dir, first),
+      );
+      if (part === null) return;
+      yield part;
+    }
+  },
   /** Opens `name` in `dir` as a file, never following a symlink. */
   openAt: (dir: Dir, name: string, flags: OpenFlags): File =>
     run(

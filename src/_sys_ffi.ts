@@ -549,14 +549,24 @@ class FfiBackend implements Backend {
   }
 
   list(dir: Dir): DirEntry[] {
-    const fd = held(dir).fd;
-    this.#read(dir.path);
-    // From the start, whatever an earlier listing of this descriptor read.
-    this.#call("lseek", () => this.#s.lseek(fd, 0n, SEEK.SET));
     const out: DirEntry[] = [];
+    for (let first = true;; first = false) {
+      const part = this.listPart(dir, first);
+      if (part === null) return out;
+      for (const e of part) out.push(e);
+    }
+  }
+
+  listPart(dir: Dir, first: boolean): DirEntry[] | null {
+    const fd = held(dir).fd;
+    if (first) {
+      this.#read(dir.path);
+      // From the start, whatever an earlier listing of this descriptor read.
+      this.#call("lseek", () => this.#s.lseek(fd, 0n, SEEK.SET));
+    }
     for (;;) {
       const n = this.#try(() => this.#getdents(fd));
-      if (n === 0) return out;
+      if (n === 0) return null;
       if (n === -1) {
         // EINVAL: an entry larger than the buffer (a FUSE filesystem's
         // overlong name?): grow it and read on.
@@ -566,7 +576,9 @@ class FfiBackend implements Backend {
         this.#dents = new Uint8Array(this.#dents.length * 4);
         continue;
       }
+      const out: DirEntry[] = [];
       parseDirents(this.#dents, n, dir.path, out);
+      return out;
     }
   }
 

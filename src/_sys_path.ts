@@ -223,6 +223,34 @@ function seconds(t: Timespec): number {
   return t.sec + t.nsec / 1e9;
 }
 
+/** Entries per part of a listing (`listPart`). */
+const PART = 2048;
+
+/** The listings being read in parts, by directory. */
+const listings = new WeakMap<PathDir, Iterator<Deno.DirEntry>>();
+
+/** A listing's entry; a name Deno could not decode is refused. */
+function entryOf(dir: PathDir, e: Deno.DirEntry): DirEntry {
+  if (e.name.includes("\uFFFD") && !exists(join(dir.path, e.name))) {
+    // Deno replaced bytes that are not UTF-8: the name given names
+    // nothing (or something else). Refused rather than guessed.
+    throw coded(
+      "EILSEQ",
+      `a name in '${dir.path}' is not valid UTF-8 and cannot be named without --allow-ffi (os error 84)`,
+    );
+  }
+  return {
+    name: e.name,
+    kind: e.isFile
+      ? "file"
+      : e.isDirectory
+      ? "dir"
+      : e.isSymlink
+      ? "symlink"
+      : null,
+  };
+}
+
 /** Fails unless `d.path` still names the directory that was opened. */
 function check(d: Dir): PathDir {
   const pd = d as PathDir;
@@ -357,28 +385,27 @@ export function createPathBackend(): Backend {
     },
     list: (dir) => {
       const out: DirEntry[] = [];
-      const base = (dir as PathDir).path;
-      for (const e of Deno.readDirSync(base)) {
-        if (e.name.includes("\uFFFD") && !exists(join(base, e.name))) {
-          // Deno replaced bytes that are not UTF-8: the name given names
-          // nothing (or something else). Refused rather than guessed.
-          throw coded(
-            "EILSEQ",
-            `a name in '${base}' is not valid UTF-8 and cannot be named without --allow-ffi (os error 84)`,
-          );
-        }
-        out.push({
-          name: e.name,
-          kind: e.isFile
-            ? "file"
-            : e.isDirectory
-            ? "dir"
-            : e.isSymlink
-            ? "symlink"
-            : null,
-        });
+      for (const e of Deno.readDirSync((dir as PathDir).path)) {
+        out.push(entryOf(dir as PathDir, e));
       }
       return out;
+    },
+    listPart: (dir, first) => {
+      const d = dir as PathDir;
+      let it = listings.get(d);
+      if (first || it === undefined) {
+        it = Deno.readDirSync(d.path)[Symbol.iterator]();
+        listings.set(d, it);
+      }
+      const out: DirEntry[] = [];
+      while (out.length < PART) {
+        const r = it.next();
+        if (r.done) break;
+        out.push(entryOf(d, r.value));
+      }
+      if (out.length > 0) return out;
+      listings.delete(d);
+      return null;
     },
     openAt: (dir, name, flags: OpenFlags) => {
       const d = flags.create || flags.write ? check(dir) : (dir as PathDir);

@@ -223,6 +223,13 @@ export interface Backend {
   attrsAt(dir: Dir, name: string, st: Stat): number;
   /** The entries of `dir`, without `.` and `..`, in no particular order. */
   list(dir: Dir): DirEntry[];
+  /**
+   * The next part of `dir`'s listing (from its start when `first`), or null
+   * past its end: a directory of 200,000 entries is read a few thousand at
+   * a time instead of held whole. Parts of one listing must be read before
+   * `dir` is listed again.
+   */
+  listPart(dir: Dir, first: boolean): DirEntry[] | null;
   /** Opens `name` in `dir` as a file (never a directory: EISDIR). */
   openAt(dir: Dir, name: string, flags: OpenFlags): File;
   /** mkdirat (the umask applies). */

@@ -11,8 +11,9 @@
  * string is kept per entry.
  *
  * Order. The walk is depth first, in pre-order: a directory is listed (its
- * entries sorted by name, appended together, so a directory's children are
- * contiguous), then its subdirectories are walked in that order. Every later
+ * entries in the order the listing gives them, read a few thousand at a
+ * time and appended together, so a directory's children are contiguous),
+ * then its subdirectories are walked in that order. Every later
  * walk over the plan (build, re-check, verification, source removal) visits
  * directories in the same order with {@linkcode dirOrder}, so at any time
  * the directories it holds open are the chain from the root to the current

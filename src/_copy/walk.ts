@@ -18,6 +18,7 @@ import { dirOrder, K_DIR, K_FILE, K_LINK, Plan, planKind } from "./plan.ts";
 import { ATTR_APPEND, ATTR_IMMUTABLE } from "../_sys_types.ts";
 import { errorFor } from "../_errno.ts";
 import { checkAbort, type EngineOptions, type Meter } from "./options.ts";
+import { matchListing } from "./match.ts";
 import {
   CrossDeviceError,
   NotFoundError,
@@ -166,7 +167,6 @@ export function* planTree(
     return p;
   }
 
-  const inodes = new Map<string, number>();
   const chain = new Chain<PFrame & { path: string }>(o.op);
   chain.push({
     dir: src.dir!,
@@ -176,6 +176,14 @@ export function* planTree(
     index: 0,
     path: src.path,
   });
+  const w: PlanWalk = {
+    p,
+    chain,
+    root,
+    srcPath: src.path,
+    inodes: new Map(),
+    o,
+  };
   const stack = [0];
   try {
     while (stack.length > 0) {
@@ -199,77 +207,11 @@ export function* planTree(
       if (o.removable) {
         canRemoveFrom(chain.dir, dirPath, p.uid[d], p.mode[d], o.op);
       }
-      const listed = sys.list(chain.dir).sort(byName);
       p.beginChildren(d);
-      p.reserve(listed.length);
-      for (const { name } of listed) {
-        const path = under(dirPath, name);
-        let st = sys.statAt(chain.dir, name, false);
-        if (st.kind === "symlink" && o.dereference) {
-          // Followed on purpose: where it leads must be readable too (G8).
-          checkFollowedLink(o.op, path);
-          try {
-            st = sys.statAt(chain.dir, name, true);
-          } catch (e) {
-            if (e instanceof NotFoundError) {
-              throw new NotFoundError(
-                `Cannot ${o.op} '${path}': it is a dangling symlink`,
-                { code: "ENOENT", op: o.op, path, cause: e },
-              );
-            }
-            throw e;
-          }
-        }
-        // The filter first: what it leaves out is neither looked into nor
-        // refused (a socket or a mount point left out is no error).
-        if (o.filter !== undefined) {
-          const keep = yield* awaited(
-            o.filter(path, toFileInfo(st)),
-            "copySync() needs a filter that returns a boolean, not a promise",
-          );
-          if (!keep) {
-            skip(p, d, name);
-            continue;
-          }
-        }
-        if (planKind(st) === 0) throw unsupported(o.op, path, st);
-        if (st.kind === "dir") {
-          if (st.dev !== root.dev) {
-            if (o.mounts === "skip") {
-              p.skippedMounts.push(path);
-              skip(p, d, name);
-              continue;
-            }
-            if (o.mounts === "fail") {
-              throw new CrossDeviceError(
-                `Cannot ${o.op} '${src.path}': '${path}' is a mount point of another filesystem inside it`,
-                { code: "EXDEV", op: o.op, path },
-              );
-            }
-          }
-          if (chain.frames.some((f) => f.dev === st.dev && f.ino === st.ino)) {
-            throw new SafeFsError(
-              `Cannot ${o.op} '${src.path}': '${path}' leads back to one of its own parents (symlink loop)`,
-              { code: "ELOOP", op: o.op, path },
-            );
-          }
-        }
-        if (o.removable) {
-          canUnlink(chain.dir, name, st, path, p.uid[d], p.mode[d], o.op);
-        }
-        const i = p.add(d, name, st);
-        p.addChild(d);
-        if (st.kind === "symlink") {
-          p.targets.set(i, readLink(chain.dir, name, path, o.op));
-        } else if (st.kind === "file") {
-          if (st.nlink > 1) {
-            const key = `${st.dev}:${st.ino}`;
-            const firstOne = inodes.get(key);
-            if (firstOne !== undefined) p.linkOf.set(i, firstOne);
-            else inodes.set(key, i);
-          }
-          if (!p.linkOf.has(i)) p.bytesTotal += st.size;
-        }
+      for (const part of sys.listParts(chain.dir)) {
+        p.reserve(part.length);
+        yield* planEntries(w, d, part, dirPath);
+        yield PACE;
       }
       meter.filesTotal = p.n;
       meter.tick(dirPath, 0, 0);
@@ -283,6 +225,98 @@ export function* planTree(
   }
   meter.bytesTotal = p.bytesTotal;
   return p;
+}
+
+/** What planning one directory's entries needs (see {@linkcode planTree}). */
+interface PlanWalk {
+  p: Plan;
+  /** The open directories from the source's root to the one planned. */
+  chain: Chain<PFrame & { path: string }>;
+  /** The source root's stat. */
+  root: Stat;
+  srcPath: string;
+  /** Files with several names: the first planned index per `dev:ino`. */
+  inodes: Map<string, number>;
+  o: EngineOptions;
+}
+
+/** Plans one part of directory `d`'s listing (see {@linkcode planTree}). */
+function* planEntries(
+  w: PlanWalk,
+  d: number,
+  part: DirEntry[],
+  dirPath: string,
+): Gen<void> {
+  const { p, chain, root, o } = w;
+  for (const { name } of part) {
+    const path = under(dirPath, name);
+    let st = sys.statAt(chain.dir, name, false);
+    if (st.kind === "symlink" && o.dereference) {
+      // Followed on purpose: where it leads must be readable too (G8).
+      checkFollowedLink(o.op, path);
+      try {
+        st = sys.statAt(chain.dir, name, true);
+      } catch (e) {
+        if (e instanceof NotFoundError) {
+          throw new NotFoundError(
+            `Cannot ${o.op} '${path}': it is a dangling symlink`,
+            { code: "ENOENT", op: o.op, path, cause: e },
+          );
+        }
+        throw e;
+      }
+    }
+    // The filter first: what it leaves out is neither looked into nor
+    // refused (a socket or a mount point left out is no error).
+    if (o.filter !== undefined) {
+      const keep = yield* awaited(
+        o.filter(path, toFileInfo(st)),
+        "copySync() needs a filter that returns a boolean, not a promise",
+      );
+      if (!keep) {
+        skip(p, d, name);
+        continue;
+      }
+    }
+    if (planKind(st) === 0) throw unsupported(o.op, path, st);
+    if (st.kind === "dir") {
+      if (st.dev !== root.dev) {
+        if (o.mounts === "skip") {
+          p.skippedMounts.push(path);
+          skip(p, d, name);
+          continue;
+        }
+        if (o.mounts === "fail") {
+          throw new CrossDeviceError(
+            `Cannot ${o.op} '${w.srcPath}': '${path}' is a mount point of another filesystem inside it`,
+            { code: "EXDEV", op: o.op, path },
+          );
+        }
+      }
+      if (chain.frames.some((f) => f.dev === st.dev && f.ino === st.ino)) {
+        throw new SafeFsError(
+          `Cannot ${o.op} '${w.srcPath}': '${path}' leads back to one of its own parents (symlink loop)`,
+          { code: "ELOOP", op: o.op, path },
+        );
+      }
+    }
+    if (o.removable) {
+      canUnlink(chain.dir, name, st, path, p.uid[d], p.mode[d], o.op);
+    }
+    const i = p.add(d, name, st);
+    p.addChild(d);
+    if (st.kind === "symlink") {
+      p.targets.set(i, readLink(chain.dir, name, path, o.op));
+    } else if (st.kind === "file") {
+      if (st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        const firstOne = w.inodes.get(key);
+        if (firstOne !== undefined) p.linkOf.set(i, firstOne);
+        else w.inodes.set(key, i);
+      }
+      if (!p.linkOf.has(i)) p.bytesTotal += st.size;
+    }
+  }
 }
 
 function cannotRemove(
@@ -586,55 +620,6 @@ export function copyChanged(
   );
 }
 
-/** Orders entries by name as the plan orders a directory's children. */
-function byName(a: DirEntry, b: DirEntry): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-/**
- * Compares a directory's listing with the plan's children of `d`: sorts the
- * listing in place and walks it beside the children (sorted when planned),
- * so a directory of 200,000 entries costs its listing and nothing more (no
- * set or map of its names). `each` is called for every planned child found,
- * with its listing entry. Returns the first listed name that is not planned
- * (`extra`; or `intruder` when the plan left it out on purpose and
- * `skippedOk` is false), and whether a planned child is not listed.
- */
-function compareListing(
-  p: Plan,
-  d: number,
-  listed: DirEntry[],
-  skippedOk: boolean,
-  each: (i: number, e: DirEntry) => void,
-): { extra?: string; intruder?: string; missing: boolean } {
-  listed.sort(byName);
-  const skipped = p.skipped.get(d);
-  const f = p.firstOf(d);
-  const n = p.countOf(d);
-  let k = 0;
-  let want = n > 0 ? p.name(f) : null;
-  let missing = false;
-  for (const e of listed) {
-    while (want !== null && want < e.name) {
-      missing = true;
-      k++;
-      want = k < n ? p.name(f + k) : null;
-    }
-    if (want === e.name) {
-      each(f + k, e);
-      k++;
-      want = k < n ? p.name(f + k) : null;
-      continue;
-    }
-    if (skipped?.has(e.name)) {
-      if (skippedOk) continue;
-      return { intruder: e.name, missing };
-    }
-    return { extra: e.name, missing };
-  }
-  return { missing: missing || k < n };
-}
-
 /**
  * Examines a tree's source again: every planned entry still there with the
  * same identity (files also the same size, mtime and ctime), every directory
@@ -656,8 +641,7 @@ export function* recheckSource(
       checkAbort(o.signal, o.op, dirPath);
       // Names first (a gained or lost entry is named as such), then each
       // planned entry's identity and stamps.
-      const listed = sys.list(dir);
-      const cmp = compareListing(p, d, listed, true, () => {});
+      const cmp = yield* matchListing(p, d, dir, true, () => {});
       if (cmp.extra !== undefined) {
         throw changed(
           o.op,
@@ -720,7 +704,7 @@ export function* verifyCopy(
     // a stat each; a mismatch (overlayfs may number them differently) is
     // looked at with statAt once the names are known to match.
     const unsure: number[] = [];
-    const cmp = compareListing(p, d, sys.list(dir), false, (i, e) => {
+    const cmp = yield* matchListing(p, d, dir, false, (i, e) => {
       if (
         e.ino === undefined || e.ino !== p.copyIno[i] || e.kind === null ||
         KINDS_BY_NAME[e.kind] !== p.kind[i]
