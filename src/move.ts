@@ -31,7 +31,13 @@ import {
   kindName,
   verifyCopy,
 } from "./_copy/walk.ts";
-import { K_DIR, K_FILE, type Plan, planKind } from "./_copy/plan.ts";
+import {
+  type ChildIndex,
+  K_DIR,
+  K_FILE,
+  type Plan,
+  planKind,
+} from "./_copy/plan.ts";
 import { type DirSyncs, fsync } from "./_copy/sync.ts";
 import {
   checkAbort,
@@ -454,16 +460,16 @@ function* moveAcross(
  */
 function guardOf(p: Plan): Guard {
   let cached = -1;
-  let map = new Map<string, number>();
+  let children: ChildIndex | null = null;
   return {
     root: 0,
     child(parent: number, name: string): number {
       if (parent < 0 || p.kind[parent] !== K_DIR) return -1;
-      if (parent !== cached) {
-        map = p.childMap(parent);
+      if (parent !== cached || children === null) {
+        children = p.childIndex(parent);
         cached = parent;
       }
-      return map.get(name) ?? -1;
+      return children.find(name);
     },
     unchanged(i: number, st: Stat): boolean {
       if (!p.sameIdentity(i, st)) return false;

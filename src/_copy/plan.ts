@@ -228,12 +228,9 @@ export class Plan {
       this.ctN[i] === st.ctimeNsec;
   }
 
-  /** A map from name to index for the children of `dir`. */
-  childMap(dir: number): Map<string, number> {
-    const m = new Map<string, number>();
-    const f = this.firstOf(dir);
-    for (let k = 0; k < this.countOf(dir); k++) m.set(this.name(f + k), f + k);
-    return m;
+  /** The children of `dir`, found by name (see {@linkcode ChildIndex}). */
+  childIndex(dir: number): ChildIndex {
+    return new ChildIndex(this, dir);
   }
 
   /** The path of entry `i` relative to the root ("" for the root). */
@@ -274,6 +271,56 @@ export function* dirOrder(p: Plan): Generator<number> {
     const f = p.firstOf(d);
     for (let k = p.countOf(d) - 1; k >= 0; k--) {
       if (p.kind[f + k] === K_DIR) stack.push(f + k);
+    }
+  }
+}
+
+/** FNV-1a over the UTF-16 code units of `s`. */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < s.length; k++) {
+    h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * The children of one directory of a plan, found by name without a map of
+ * their names: their positions in an open-addressing table of 32-bit slots
+ * (at most half full) indexed by a hash of the name, a candidate confirmed
+ * by the plan's own name. 4 to 16 bytes per child, where a `Map` of 200,000
+ * names costs tens of megabytes.
+ */
+export class ChildIndex {
+  readonly #p: Plan;
+  readonly #slots: Int32Array;
+  readonly #mask: number;
+  /** The plan index of the directory's first child. */
+  readonly first: number;
+  /** How many children the directory has. */
+  readonly count: number;
+
+  constructor(p: Plan, dir: number) {
+    this.#p = p;
+    this.first = p.firstOf(dir);
+    this.count = p.countOf(dir);
+    let size = 8;
+    while (size < this.count * 2) size *= 2;
+    this.#slots = new Int32Array(size).fill(-1);
+    this.#mask = size - 1;
+    for (let k = 0; k < this.count; k++) {
+      let s = hash(p.name(this.first + k)) & this.#mask;
+      while (this.#slots[s] !== -1) s = (s + 1) & this.#mask;
+      this.#slots[s] = k;
+    }
+  }
+
+  /** The plan index of the child named `name`, or -1. */
+  find(name: string): number {
+    for (let s = hash(name) & this.#mask;; s = (s + 1) & this.#mask) {
+      const k = this.#slots[s];
+      if (k === -1) return -1;
+      if (this.#p.name(this.first + k) === name) return this.first + k;
     }
   }
 }
