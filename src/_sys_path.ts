@@ -227,7 +227,10 @@ function seconds(t: Timespec): number {
 const PART = 2048;
 
 /** The listings being read in parts, by directory. */
-const listings = new WeakMap<PathDir, Iterator<Deno.DirEntry>>();
+const listings = new WeakMap<
+  PathDir,
+  { entries: Deno.DirEntry[]; at: number }
+>();
 
 /** A listing's entry; a name Deno could not decode is refused. */
 function entryOf(dir: PathDir, e: Deno.DirEntry): DirEntry {
@@ -390,22 +393,23 @@ export function createPathBackend(): Backend {
       }
       return out;
     },
+    // Deno reads a whole directory at once: the parts are cut from that.
     listPart: (dir, first) => {
       const d = dir as PathDir;
-      let it = listings.get(d);
-      if (first || it === undefined) {
-        it = Deno.readDirSync(d.path)[Symbol.iterator]();
-        listings.set(d, it);
+      let l = listings.get(d);
+      if (first || l === undefined) {
+        l = { entries: [...Deno.readDirSync(d.path)], at: 0 };
+        listings.set(d, l);
+      }
+      const end = Math.min(l.at + PART, l.entries.length);
+      if (l.at === end) {
+        listings.delete(d);
+        return null;
       }
       const out: DirEntry[] = [];
-      while (out.length < PART) {
-        const r = it.next();
-        if (r.done) break;
-        out.push(entryOf(d, r.value));
-      }
-      if (out.length > 0) return out;
-      listings.delete(d);
-      return null;
+      for (let k = l.at; k < end; k++) out.push(entryOf(d, l.entries[k]));
+      l.at = end;
+      return out;
     },
     openAt: (dir, name, flags: OpenFlags) => {
       const d = flags.create || flags.write ? check(dir) : (dir as PathDir);

@@ -48,7 +48,12 @@ export function* matchListing(
   const seen = new Uint8Array(children.count);
   const skipped = p.skipped.get(d);
   let found = 0;
+  let later = false;
   for (const part of sys.listParts(dir)) {
+    // A pacing point between the parts of a big directory (the walks
+    // pace once per directory themselves).
+    if (later) yield PACE;
+    later = true;
     for (const e of part) {
       const i = children.find(e.name);
       if (i >= 0) {
@@ -65,7 +70,6 @@ export function* matchListing(
       }
       return { extra: e.name, missing: false };
     }
-    yield PACE;
   }
   return { missing: found < children.count };
 }

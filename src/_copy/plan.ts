@@ -228,9 +228,17 @@ export class Plan {
       this.ctN[i] === st.ctimeNsec;
   }
 
-  /** The children of `dir`, found by name (see {@linkcode ChildIndex}). */
+  /**
+   * The children of `dir`, found by name (see {@linkcode ChildIndex}); the
+   * plan must be complete (no entry added after).
+   */
   childIndex(dir: number): ChildIndex {
-    return new ChildIndex(this, dir);
+    return new ChildIndex(
+      this.#names,
+      this.#nameAt,
+      this.firstOf(dir),
+      this.countOf(dir),
+    );
   }
 
   /** The path of entry `i` relative to the root ("" for the root). */
@@ -275,24 +283,27 @@ export function* dirOrder(p: Plan): Generator<number> {
   }
 }
 
-/** FNV-1a over the UTF-16 code units of `s`. */
-function hash(s: string): number {
+/** FNV-1a over `b[from, to)`. */
+function hash(b: Uint8Array, from: number, to: number): number {
   let h = 0x811c9dc5;
-  for (let k = 0; k < s.length; k++) {
-    h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
-  }
+  for (let k = from; k < to; k++) h = Math.imul(h ^ b[k], 0x01000193);
   return h >>> 0;
 }
 
+/** Where {@linkcode ChildIndex.find} encodes the name it looks for. */
+let wanted = new Uint8Array(1024);
+
 /**
  * The children of one directory of a plan, found by name without a map of
- * their names: their positions in an open-addressing table of 32-bit slots
- * (at most half full) indexed by a hash of the name, a candidate confirmed
- * by the plan's own name. 4 to 16 bytes per child, where a `Map` of 200,000
- * names costs tens of megabytes.
+ * their names and without decoding them: their positions in an
+ * open-addressing table of 32-bit slots (at most half full) indexed by a
+ * hash of the name's UTF-8 bytes, a candidate confirmed by comparing the
+ * plan's stored bytes. 4 to 16 bytes per child and no garbage per lookup,
+ * where a `Map` of 200,000 names costs tens of megabytes.
  */
 export class ChildIndex {
-  readonly #p: Plan;
+  readonly #names: Uint8Array;
+  readonly #at: Uint32Array;
   readonly #slots: Int32Array;
   readonly #mask: number;
   /** The plan index of the directory's first child. */
@@ -300,16 +311,23 @@ export class ChildIndex {
   /** How many children the directory has. */
   readonly count: number;
 
-  constructor(p: Plan, dir: number) {
-    this.#p = p;
-    this.first = p.firstOf(dir);
-    this.count = p.countOf(dir);
+  constructor(
+    names: Uint8Array,
+    at: Uint32Array,
+    first: number,
+    count: number,
+  ) {
+    this.#names = names;
+    this.#at = at;
+    this.first = first;
+    this.count = count;
     let size = 8;
-    while (size < this.count * 2) size *= 2;
+    while (size < count * 2) size *= 2;
     this.#slots = new Int32Array(size).fill(-1);
     this.#mask = size - 1;
-    for (let k = 0; k < this.count; k++) {
-      let s = hash(p.name(this.first + k)) & this.#mask;
+    for (let k = 0; k < count; k++) {
+      const i = first + k;
+      let s = hash(names, at[i], at[i + 1]) & this.#mask;
       while (this.#slots[s] !== -1) s = (s + 1) & this.#mask;
       this.#slots[s] = k;
     }
@@ -317,10 +335,24 @@ export class ChildIndex {
 
   /** The plan index of the child named `name`, or -1. */
   find(name: string): number {
-    for (let s = hash(name) & this.#mask;; s = (s + 1) & this.#mask) {
+    if (name.length * 3 > wanted.length) {
+      wanted = new Uint8Array(name.length * 3);
+    }
+    const len = encoder.encodeInto(name, wanted).written;
+    for (let s = hash(wanted, 0, len) & this.#mask;; s = (s + 1) & this.#mask) {
       const k = this.#slots[s];
       if (k === -1) return -1;
-      if (this.#p.name(this.first + k) === name) return this.first + k;
+      const i = this.first + k;
+      const from = this.#at[i];
+      if (this.#at[i + 1] - from !== len) continue;
+      let same = true;
+      for (let j = 0; j < len; j++) {
+        if (this.#names[from + j] !== wanted[j]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return i;
     }
   }
 }

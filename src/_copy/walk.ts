@@ -208,10 +208,14 @@ export function* planTree(
         canRemoveFrom(chain.dir, dirPath, p.uid[d], p.mode[d], o.op);
       }
       p.beginChildren(d);
+      let later = false;
       for (const part of sys.listParts(chain.dir)) {
+        // A pacing point between the parts of a big directory (one per
+        // directory is at the top of the loop).
+        if (later) yield PACE;
+        later = true;
         p.reserve(part.length);
         yield* planEntries(w, d, part, dirPath);
-        yield PACE;
       }
       meter.filesTotal = p.n;
       meter.tick(dirPath, 0, 0);
