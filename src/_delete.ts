@@ -53,6 +53,14 @@ export interface Guard {
   child(parent: number, name: string): number;
   /** True when the entry is still what was planned. */
   unchanged(token: number, st: Stat): boolean;
+  /**
+   * The planned entries of the directory of token `parent`, a part per
+   * call (null at the end). A guarded removal walks these instead of
+   * listing the directory: what is not planned is left alone anyway, and
+   * the directory's final rmdir finds it (ENOTEMPTY), so a directory of
+   * 200,000 entries is never held whole.
+   */
+  planned(parent: number): () => DirEntry[] | null;
 }
 
 /** How a removal runs. */
@@ -86,8 +94,11 @@ export interface DeleteReport {
 interface DFrame extends Frame {
   token: number;
   path: string;
+  /** The entries to handle (the listing, or the current part of the planned ones). */
   list: DirEntry[];
   i: number;
+  /** The next part of the planned entries (guarded removals). */
+  more?: () => DirEntry[] | null;
   /** Something inside stays: no rmdir. */
   kept: boolean;
   /** We gave it owner rwx already. */
@@ -293,9 +304,9 @@ class Deleter {
       const d = this.openChild(f, e.name, st!);
       if (d === "gone") return;
       if (d === "changed") continue;
-      let list: DirEntry[];
+      let list: DirEntry[] = [];
       try {
-        list = listOf(d, st!);
+        if (guard === undefined) list = listOf(d, st!);
       } catch (err) {
         sys.close(d);
         if (isGone(err)) return; // removed by another deleter meanwhile
@@ -315,6 +326,7 @@ class Deleter {
         path,
         list,
         i: 0,
+        more: guard?.planned(token),
         kept: false,
         chmodded: false,
       });
@@ -442,8 +454,9 @@ class Deleter {
       ino: st.ino,
       token: this.o.guard?.root ?? -1,
       path,
-      list: listOf(root, st),
+      list: this.o.guard === undefined ? listOf(root, st) : [],
       i: 0,
+      more: this.o.guard?.planned(this.o.guard.root),
       kept: false,
       chmodded: false,
     });
@@ -456,6 +469,14 @@ class Deleter {
           yield PACE;
           this.tick(f.path);
           this.entry(f, e);
+          continue;
+        }
+        if (f.more !== undefined) {
+          const part = f.more();
+          if (part !== null) {
+            f.list = part;
+            f.i = 0;
+          } else f.more = undefined;
           continue;
         }
         if (f.leaves !== undefined) {

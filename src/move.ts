@@ -7,7 +7,7 @@
  */
 import { type Loc, locate, type PathLike } from "./_path.ts";
 import { type Need, preflight } from "./_perm.ts";
-import { type Dir, feat, type Stat, sys } from "./_sys.ts";
+import { type Dir, type DirEntry, feat, type Stat, sys } from "./_sys.ts";
 import { type Gen, runAsync, runSync } from "./_run.ts";
 import {
   checkDestination,
@@ -477,8 +477,24 @@ function guardOf(p: Plan): Guard {
       return st.size === p.size[i] && st.mtimeSec === p.mtS[i] &&
         st.mtimeNsec === p.mtN[i];
     },
+    planned(parent: number): () => DirEntry[] | null {
+      const first = p.firstOf(parent);
+      const n = p.kind[parent] === K_DIR ? p.countOf(parent) : 0;
+      let k = 0;
+      return () => {
+        if (k >= n) return null;
+        const part: DirEntry[] = [];
+        for (const end = Math.min(n, k + PLANNED_PART); k < end; k++) {
+          part.push({ name: p.name(first + k), kind: null });
+        }
+        return part;
+      };
+    },
   };
 }
+
+/** Planned entries per part of a guarded removal (see `Guard.planned`). */
+const PLANNED_PART = 1024;
 
 function* movePaths(
   src: PathLike,

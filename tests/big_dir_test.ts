@@ -4,9 +4,17 @@ import assert, {
   equal as assertEquals,
 } from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { copy, SafeFsError, SourceChangedError } from "../mod.ts";
+import { copy, move, SafeFsError, SourceChangedError } from "../mod.ts";
 import { setSysHook, sys } from "../src/_sys.ts";
-import { cleanup, rejects, shmDir, snapshot, temps } from "./_helpers.ts";
+import {
+  cleanup,
+  diskDir,
+  HAS_SHM,
+  rejects,
+  shmDir,
+  snapshot,
+  temps,
+} from "./_helpers.ts";
 
 // A directory is listed, planned, re-checked and verified a few thousand
 // entries at a time (a directory of 200,000 entries is never held whole):
@@ -127,4 +135,46 @@ Deno.test("copy() of a directory of 5,000 entries notices an entry slipped into 
   } finally {
     cleanup(dir);
   }
+});
+
+Deno.test({
+  name:
+    "move() across filesystems of a directory of 3,000 entries removes every planned entry and leaves one created or changed meanwhile",
+  ignore: !HAS_SHM,
+  fn: async () => {
+    const a = shmDir(), b = diskDir();
+    try {
+      const src = join(a, "big");
+      Deno.mkdirSync(src);
+      for (let i = 0; i < 3000; i++) {
+        Deno.writeTextFileSync(join(src, `file-${i}`), `${i}`);
+      }
+      // Right before the publish (the source's removal comes after it).
+      let struck = false;
+      const restore = setSysHook((c) => {
+        if (struck || c.op !== "renameAt" || c.dest !== join(b, "big")) {
+          return;
+        }
+        struck = true;
+        Deno.writeTextFileSync(join(src, "file-2500"), "changed later");
+        Deno.writeTextFileSync(join(src, "appeared"), "new");
+      });
+      let e: SourceChangedError;
+      try {
+        e = await rejects(move(src, join(b, "big")), SourceChangedError);
+      } finally {
+        restore();
+      }
+      assert(struck, "the writer never struck");
+      assertEquals(e.published, join(b, "big"));
+      deepStrictEqual(
+        Deno.readDirSync(src).toArray().map((x) => x.name).sort(),
+        ["appeared", "file-2500"],
+      );
+      assertEquals(Deno.readDirSync(join(b, "big")).toArray().length, 3000);
+      assertEquals(Deno.readTextFileSync(join(b, "big", "file-2500")), "2500");
+    } finally {
+      cleanup(a, b);
+    }
+  },
 });
