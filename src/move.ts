@@ -459,16 +459,22 @@ function* moveAcross(
  * file moves for the others).
  */
 function guardOf(p: Plan): Guard {
-  let cached = -1;
-  let children: ChildIndex | null = null;
+  // The indexes of the directories recently asked about: the walk returns
+  // to a parent after each subdirectory, and rebuilding the parent's index
+  // each time would cost its size per subdirectory.
+  const indexes = new Map<number, ChildIndex>();
   return {
     root: 0,
     child(parent: number, name: string): number {
       if (parent < 0 || p.kind[parent] !== K_DIR) return -1;
-      if (parent !== cached || children === null) {
+      let children = indexes.get(parent);
+      if (children === undefined) {
         children = p.childIndex(parent);
-        cached = parent;
-      }
+        if (indexes.size >= INDEXES) {
+          indexes.delete(indexes.keys().next().value!);
+        }
+      } else indexes.delete(parent);
+      indexes.set(parent, children); // most recent last
       return children.find(name);
     },
     unchanged(i: number, st: Stat): boolean {
@@ -495,6 +501,8 @@ function guardOf(p: Plan): Guard {
 
 /** Planned entries per part of a guarded removal (see `Guard.planned`). */
 const PLANNED_PART = 1024;
+/** Directory indexes a removal guard keeps (the deepest chains it walks fast). */
+const INDEXES = 32;
 
 function* movePaths(
   src: PathLike,
