@@ -23,9 +23,11 @@
  * - An entry created after its directory was listed is not chased: the
  *   directory's rmdir fails with ENOTEMPTY, it is listed again, and what is
  *   new is left and reported (`appeared`).
- * - A `guard` limits the removal to what was planned: an entry it does not
- *   know, or that changed since it was planned, is left and reported
- *   (move's source removal, which must delete only what it copied).
+ * - A `guard` limits the removal to what was planned (move's source
+ *   removal, which must delete only what it copied): the removal walks the
+ *   planned entries instead of listing; one that changed since it was
+ *   planned is left and reported, and one not planned is left and found by
+ *   its directory's rmdir, as an entry created meanwhile is.
  * - Depth: no recursion; the open directories are a {@linkcode Chain}.
  * - Directories we may not list or write are given owner rwx first (which
  *   only works for directories of our own).
@@ -45,12 +47,15 @@ import {
   SourceChangedError,
 } from "./errors.ts";
 
+/** A planned entry of a guarded removal, with its token. */
+export interface PlannedEntry extends DirEntry {
+  token: number;
+}
+
 /** Limits a removal to planned entries that did not change. */
 export interface Guard {
   /** The root's token. */
   root: number;
-  /** The token of `name` in the directory of token `parent`; -1 when not planned. */
-  child(parent: number, name: string): number;
   /** True when the entry is still what was planned. */
   unchanged(token: number, st: Stat): boolean;
   /**
@@ -60,7 +65,7 @@ export interface Guard {
    * the directory's final rmdir finds it (ENOTEMPTY), so a directory of
    * 200,000 entries is never held whole.
    */
-  planned(parent: number): () => DirEntry[] | null;
+  planned(parent: number): () => PlannedEntry[] | null;
 }
 
 /** How a removal runs. */
@@ -267,12 +272,7 @@ class Deleter {
   entry(f: DFrame, e: DirEntry): void {
     const path = under(f.path, e.name);
     const guard = this.o.guard;
-    const token = guard === undefined ? -1 : guard.child(f.token, e.name);
-    if (guard !== undefined && token < 0) {
-      this.report.appeared.push(path);
-      f.kept = true;
-      return;
-    }
+    const token = guard === undefined ? -1 : (e as PlannedEntry).token;
     for (let hops = 0; hops < 3; hops++) {
       let st: Stat | null = null;
       let kind = e.kind;

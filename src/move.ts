@@ -7,7 +7,7 @@
  */
 import { type Loc, locate, type PathLike } from "./_path.ts";
 import { type Need, preflight } from "./_perm.ts";
-import { type Dir, type DirEntry, feat, type Stat, sys } from "./_sys.ts";
+import { type Dir, feat, type Stat, sys } from "./_sys.ts";
 import { type Gen, runAsync, runSync } from "./_run.ts";
 import {
   checkDestination,
@@ -23,7 +23,12 @@ import {
   type PublishMethod,
   toTempName,
 } from "./_publish.ts";
-import { deleteEntry, type Guard, leftoverError } from "./_delete.ts";
+import {
+  deleteEntry,
+  type Guard,
+  leftoverError,
+  type PlannedEntry,
+} from "./_delete.ts";
 import { afterPublish, transfer } from "./_copy/transfer.ts";
 import {
   canRemoveFrom,
@@ -31,13 +36,7 @@ import {
   kindName,
   verifyCopy,
 } from "./_copy/walk.ts";
-import {
-  type ChildIndex,
-  K_DIR,
-  K_FILE,
-  type Plan,
-  planKind,
-} from "./_copy/plan.ts";
+import { K_DIR, K_FILE, type Plan, planKind } from "./_copy/plan.ts";
 import { type DirSyncs, fsync } from "./_copy/sync.ts";
 import {
   checkAbort,
@@ -459,39 +458,23 @@ function* moveAcross(
  * file moves for the others).
  */
 function guardOf(p: Plan): Guard {
-  // The indexes of the directories recently asked about: the walk returns
-  // to a parent after each subdirectory, and rebuilding the parent's index
-  // each time would cost its size per subdirectory.
-  const indexes = new Map<number, ChildIndex>();
   return {
     root: 0,
-    child(parent: number, name: string): number {
-      if (parent < 0 || p.kind[parent] !== K_DIR) return -1;
-      let children = indexes.get(parent);
-      if (children === undefined) {
-        children = p.childIndex(parent);
-        if (indexes.size >= INDEXES) {
-          indexes.delete(indexes.keys().next().value!);
-        }
-      } else indexes.delete(parent);
-      indexes.set(parent, children); // most recent last
-      return children.find(name);
-    },
     unchanged(i: number, st: Stat): boolean {
       if (!p.sameIdentity(i, st)) return false;
       if (p.kind[i] !== K_FILE) return true;
       return st.size === p.size[i] && st.mtimeSec === p.mtS[i] &&
         st.mtimeNsec === p.mtN[i];
     },
-    planned(parent: number): () => DirEntry[] | null {
+    planned(parent: number): () => PlannedEntry[] | null {
       const first = p.firstOf(parent);
       const n = p.kind[parent] === K_DIR ? p.countOf(parent) : 0;
       let k = 0;
       return () => {
         if (k >= n) return null;
-        const part: DirEntry[] = [];
+        const part: PlannedEntry[] = [];
         for (const end = Math.min(n, k + PLANNED_PART); k < end; k++) {
-          part.push({ name: p.name(first + k), kind: null });
+          part.push({ name: p.name(first + k), kind: null, token: first + k });
         }
         return part;
       };
@@ -501,8 +484,6 @@ function guardOf(p: Plan): Guard {
 
 /** Planned entries per part of a guarded removal (see `Guard.planned`). */
 const PLANNED_PART = 1024;
-/** Directory indexes a removal guard keeps (the deepest chains it walks fast). */
-const INDEXES = 32;
 
 function* movePaths(
   src: PathLike,
