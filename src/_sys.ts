@@ -34,6 +34,7 @@ import type {
 } from "./_sys_types.ts";
 import { createPathBackend } from "./_sys_path.ts";
 import { createFfiBackend } from "./_sys_ffi.ts";
+import { listAll } from "./_sys_types.ts";
 
 export type {
   Backend,
@@ -297,7 +298,7 @@ export const sys = {
     ),
   /** The entries of a directory (no `.`/`..`), unsorted. */
   list: (dir: Dir): DirEntry[] =>
-    run(() => ({ op: "list", path: dir.path }), () => B.list(dir)),
+    run(() => ({ op: "list", path: dir.path }), () => listAll(B, dir)),
   /**
    * The listing of `dir` in parts of a few thousand entries (each part read
    * by one hooked `list` call): a directory of 200,000 entries is never held

@@ -548,15 +548,6 @@ class FfiBackend implements Backend {
     );
   }
 
-  list(dir: Dir): DirEntry[] {
-    const out: DirEntry[] = [];
-    for (let first = true;; first = false) {
-      const part = this.listPart(dir, first);
-      if (part === null) return out;
-      for (const e of part) out.push(e);
-    }
-  }
-
   listPart(dir: Dir, first: boolean): DirEntry[] | null {
     const fd = held(dir).fd;
     if (first) {

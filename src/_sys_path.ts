@@ -386,13 +386,6 @@ export function createPathBackend(): Backend {
         throw e;
       }
     },
-    list: (dir) => {
-      const out: DirEntry[] = [];
-      for (const e of Deno.readDirSync((dir as PathDir).path)) {
-        out.push(entryOf(dir as PathDir, e));
-      }
-      return out;
-    },
     // Deno reads a whole directory at once: the parts are cut from that.
     listPart: (dir, first) => {
       const d = dir as PathDir;

@@ -221,13 +221,12 @@ export interface Backend {
    * without changing something (0).
    */
   attrsAt(dir: Dir, name: string, st: Stat): number;
-  /** The entries of `dir`, without `.` and `..`, in no particular order. */
-  list(dir: Dir): DirEntry[];
   /**
-   * The next part of `dir`'s listing (from its start when `first`), or null
-   * past its end: a directory of 200,000 entries is read a few thousand at
-   * a time instead of held whole. Parts of one listing must be read before
-   * `dir` is listed again.
+   * The next part of `dir`'s listing, without `.` and `..`, in no
+   * particular order (from its start when `first`), or null past its end: a
+   * directory of 200,000 entries is read a few thousand at a time instead
+   * of held whole. Parts of one listing must be read before `dir` is listed
+   * again. The whole listing is {@linkcode listAll}.
    */
   listPart(dir: Dir, first: boolean): DirEntry[] | null;
   /** Opens `name` in `dir` as a file (never a directory: EISDIR). */
@@ -373,5 +372,20 @@ export class ErrnoError extends Error {
     this.errno = errno;
     this.syscall = syscall;
     this.name = "ErrnoError";
+  }
+}
+
+/**
+ * Every entry of `dir` (its parts from `listPart`, read to the end).
+ *
+ * @param b The backend.
+ * @param dir The directory, open.
+ */
+export function listAll(b: Backend, dir: Dir): DirEntry[] {
+  const out: DirEntry[] = [];
+  for (let first = true;; first = false) {
+    const part = b.listPart(dir, first);
+    if (part === null) return out;
+    for (const e of part) out.push(e);
   }
 }
