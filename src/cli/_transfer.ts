@@ -10,6 +10,7 @@
  * @module
  */
 import { basename, cwd, join, resolve } from "./_paths.ts";
+import { type Loc, locate } from "../_path.ts";
 import { type Need, unlimited } from "../_perm.ts";
 import type { Progress } from "../_copy/options.ts";
 import { AbortedError, PermissionError } from "../errors.ts";
@@ -83,18 +84,6 @@ function operands(ctx: Ctx): { srcs: string[]; dest: string } {
   return { srcs: p.slice(0, -1), dest: p[p.length - 1] };
 }
 
-/**
- * The library's absolute path of `p` (as its `locate` makes it: the working
- * directory prefixed, slashes collapsed, trailing ones dropped) and last
- * component; null for a path a batch would refuse as a whole (empty, NUL).
- */
-function located(p: string, cwd: string): { abs: string; name: string } | null {
-  if (p === "" || p.includes("\0")) return null;
-  let abs = (p.startsWith("/") ? p : `${cwd}/${p}`).replace(/\/{2,}/g, "/");
-  while (abs.length > 1 && abs.endsWith("/")) abs = abs.slice(0, -1);
-  return { abs, name: abs.slice(abs.lastIndexOf("/") + 1) };
-}
-
 /** A source of a batch, or one reported in its place (failed, skipped). */
 interface Member {
   item: Item;
@@ -165,7 +154,12 @@ export async function transfer(ctx: Ctx, t: Transfer): Promise<void> {
   const abs = new Map<Item, string>();
   if (into && many) {
     for (const item of items) {
-      const loc = item.error ? null : located(item.given, cwdNow);
+      let loc: Loc | null = null;
+      try {
+        if (!item.error) loc = locate(item.given, cmd, true, cwdNow);
+      } catch {
+        // Refused as a whole (empty, NUL): it runs on its own and fails so.
+      }
       if (
         loc !== null && loc.name !== "." && loc.name !== ".." &&
         loc.name !== "" && loc.name === basename(item.dest)

@@ -14,6 +14,7 @@ import { needs } from "./_grants.ts";
 import { compileGlob, excludeFilter, type Glob } from "./_glob.ts";
 import { type Batched, type Done, transfer } from "./_transfer.ts";
 import { cwd } from "./_paths.ts";
+import { locate } from "../_path.ts";
 
 const ITEMS: Record<string, (p: Required<PreserveOptions>) => void> = {
   mode: (p) => p.mode = true,
@@ -72,14 +73,9 @@ function globsOf(values: Values): Glob[] {
   });
 }
 
-/** The library's absolute form of a path (no symlink or `..` resolved). */
+/** The library's absolute form of a source (no symlink or `..` resolved). */
 function absolute(p: string): string {
-  let abs = (p.startsWith("/") ? p : `${cwd()}/${p}`).replace(
-    /\/{2,}/g,
-    "/",
-  );
-  while (abs.length > 1 && abs.endsWith("/")) abs = abs.slice(0, -1);
-  return abs;
+  return locate(p, "copy", true, cwd()).abs;
 }
 
 /** What one copy did, as the report shows it. */
