@@ -609,28 +609,16 @@ export interface PollReport {
   errors: string[];
 }
 
-const POLLER = `const [dest, oldIno, newCount, stop] = Deno.args;
-const r = { polls: 0, missing: 0, mixed: 0, partialNew: 0, sawOld: 0, sawNew: 0, errors: [] };
+/**
+ * The script of a reader process: `body` defines `r` (its report) and
+ * `poll()`, reading the arguments before the last. The reader polls until
+ * the stop file (its last argument) exists, says "ready" after its first
+ * poll, polls once more once stopped, and prints `r` as JSON.
+ */
+export function readerScript(body: string): string {
+  return `const stop = Deno.args.at(-1);
 const exists = (p) => { try { Deno.lstatSync(p); return true; } catch { return false; } };
-function poll() {
-  r.polls++;
-  try {
-    const a = Deno.statSync(dest).ino;
-    const names = Array.from(Deno.readDirSync(dest), (e) => e.name);
-    const b = Deno.statSync(dest).ino;
-    const o = names.filter((n) => n.startsWith("old-")).length;
-    const n = names.filter((n) => n.startsWith("new-")).length;
-    if (o > 0 && n > 0) r.mixed++;
-    if (a === b && a === Number(oldIno)) r.sawOld++;
-    else if (a === b) {
-      r.sawNew++;
-      if (n !== Number(newCount) || o > 0) r.partialNew++;
-    }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) r.missing++;
-    else r.errors.push(String(e));
-  }
-}
+${body}
 let announced = false;
 for (;;) {
   const stopping = exists(stop);
@@ -639,27 +627,23 @@ for (;;) {
   if (stopping) break;
 }
 console.log(JSON.stringify(r));`;
+}
 
 /**
- * Runs `during()` while another process polls the directory `dest` as fast
- * as it can: each poll stats it, lists it (a fresh open) and stats it again.
- * The old directory holds entries named `old-*` (`oldIno` is its inode), the
- * new one `newCount` entries named `new-*`. The reader has polled the old
- * state before `during()` starts and polls once more after it ends. A
- * listing is attributed to a directory only when both stats agree; the old
- * directory may be seen partial (it is emptied once it has left `dest`,
- * possibly under a reader that opened it just before), the new one never.
+ * Runs `during()` while a reader process (see {@linkcode readerScript})
+ * polls with `args`: the reader has polled before `during()` starts and
+ * polls once more after it ends. Returns the reader's report and what
+ * `during()` returned (or threw).
  */
-export async function pollDirectory(
-  dest: string,
-  oldIno: number,
-  newCount: number,
+export async function withReader<R>(
+  script: string,
+  args: string[],
   during: () => Promise<unknown>,
-): Promise<{ report: PollReport; result: unknown }> {
+): Promise<{ report: R; result: unknown }> {
   const work = Deno.makeTempDirSync({ prefix: "safefs-poll-" });
   const stop = join(work, "stop");
   const child = new Deno.Command(DENO, {
-    args: ["eval", POLLER, dest, String(oldIno), String(newCount), stop],
+    args: ["eval", script, ...args, stop],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -687,7 +671,7 @@ export async function pollDirectory(
     }
     const status = await child.status;
     assert(status.success, `the reader failed: ${text}`);
-    const report = JSON.parse(text.trim().split("\n").at(-1)!) as PollReport;
+    const report = JSON.parse(text.trim().split("\n").at(-1)!) as R;
     return { report, result };
   } finally {
     try {
@@ -697,6 +681,51 @@ export async function pollDirectory(
     }
     Deno.removeSync(work, { recursive: true });
   }
+}
+
+const POLLER = readerScript(`const [dest, oldIno, newCount] = Deno.args;
+const r = { polls: 0, missing: 0, mixed: 0, partialNew: 0, sawOld: 0, sawNew: 0, errors: [] };
+function poll() {
+  r.polls++;
+  try {
+    const a = Deno.statSync(dest).ino;
+    const names = Array.from(Deno.readDirSync(dest), (e) => e.name);
+    const b = Deno.statSync(dest).ino;
+    const o = names.filter((n) => n.startsWith("old-")).length;
+    const n = names.filter((n) => n.startsWith("new-")).length;
+    if (o > 0 && n > 0) r.mixed++;
+    if (a === b && a === Number(oldIno)) r.sawOld++;
+    else if (a === b) {
+      r.sawNew++;
+      if (n !== Number(newCount) || o > 0) r.partialNew++;
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) r.missing++;
+    else r.errors.push(String(e));
+  }
+}`);
+
+/**
+ * Runs `during()` while another process polls the directory `dest` as fast
+ * as it can: each poll stats it, lists it (a fresh open) and stats it again.
+ * The old directory holds entries named `old-*` (`oldIno` is its inode), the
+ * new one `newCount` entries named `new-*`. The reader has polled the old
+ * state before `during()` starts and polls once more after it ends. A
+ * listing is attributed to a directory only when both stats agree; the old
+ * directory may be seen partial (it is emptied once it has left `dest`,
+ * possibly under a reader that opened it just before), the new one never.
+ */
+export function pollDirectory(
+  dest: string,
+  oldIno: number,
+  newCount: number,
+  during: () => Promise<unknown>,
+): Promise<{ report: PollReport; result: unknown }> {
+  return withReader<PollReport>(
+    POLLER,
+    [dest, String(oldIno), String(newCount)],
+    during,
+  );
 }
 
 /** True when this process can mount an exFAT image (root, mkfs.exfat, a loop device, FUSE). */

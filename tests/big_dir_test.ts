@@ -15,6 +15,7 @@ import {
   snapshot,
   temps,
 } from "./_helpers.ts";
+import { files } from "./_remove_helpers.ts";
 
 // A directory is listed, planned, re-checked and verified a few thousand
 // entries at a time (a directory of 200,000 entries is never held whole):
@@ -22,11 +23,10 @@ import {
 // the tree after the first part.
 const N = 5000;
 
-function bigDir(root: string): void {
+/** A directory of `n` files named `file-<k>`. */
+function bigDir(root: string, n = N): void {
   Deno.mkdirSync(root);
-  for (let i = 0; i < N; i++) {
-    Deno.writeTextFileSync(join(root, `file-${i}`), `${i}`);
-  }
+  files(root, ...Array.from({ length: n }, (_, k) => `file-${k}`));
 }
 
 Deno.test("a directory is listed in several parts, each entry once, and a listing restarts from the top", () => {
@@ -145,10 +145,7 @@ Deno.test({
     const a = shmDir(), b = diskDir();
     try {
       const src = join(a, "big");
-      Deno.mkdirSync(src);
-      for (let i = 0; i < 3000; i++) {
-        Deno.writeTextFileSync(join(src, `file-${i}`), `${i}`);
-      }
+      bigDir(src, 3000);
       // Right before the publish (the source's removal comes after it).
       let struck = false;
       const restore = setSysHook((c) => {
@@ -172,7 +169,10 @@ Deno.test({
         ["appeared", "file-2500"],
       );
       assertEquals(Deno.readDirSync(join(b, "big")).toArray().length, 3000);
-      assertEquals(Deno.readTextFileSync(join(b, "big", "file-2500")), "2500");
+      assertEquals(
+        Deno.readTextFileSync(join(b, "big", "file-2500")),
+        "content of file-2500",
+      );
     } finally {
       cleanup(a, b);
     }

@@ -8,16 +8,32 @@ import assert, {
 } from "node:assert/strict";
 import { join } from "node:path";
 import { backendInfo, move, NotEmptyError } from "../mod.ts";
-import { CAN_EXCHANGE, cleanup, DENO, HAS_SHM, shmDir } from "./_helpers.ts";
+import {
+  CAN_EXCHANGE,
+  cleanup,
+  HAS_SHM,
+  readerScript,
+  shmDir,
+  withReader,
+} from "./_helpers.ts";
+
+/** What the reader reports. */
+interface ReaderReport {
+  polls: number;
+  counted: number;
+  missing: number;
+  mixed: number;
+  partial: number;
+  gens: string[];
+  errors: string[];
+}
 
 // Every name says its tree's generation and size: `g<gen>-of<size>-<k>`. A
 // listing counts only when `live` had the same inode before and after it
 // (tmpfs does not reuse inode numbers at once): it is then the listing of the
 // directory that was `live` throughout, which must be one whole tree.
-const READER = `const [live, stop] = Deno.args;
+const READER = readerScript(`const [live] = Deno.args;
 const r = { polls: 0, counted: 0, missing: 0, mixed: 0, partial: 0, gens: [], errors: [] };
-const gens = new Set();
-const exists = (p) => { try { Deno.lstatSync(p); return true; } catch { return false; } };
 function poll() {
   r.polls++;
   try {
@@ -30,21 +46,12 @@ function poll() {
     if (tags.size !== 1) { r.mixed++; return; }
     const [g, of] = names[0].split("-");
     if (names.length !== Number(of.slice(2))) r.partial++;
-    gens.add(g);
+    if (!r.gens.includes(g)) r.gens.push(g);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) r.missing++;
     else r.errors.push(String(e));
   }
-}
-let announced = false;
-for (;;) {
-  const stopping = exists(stop);
-  poll();
-  if (!announced) { console.log("ready"); announced = true; }
-  if (stopping) break;
-}
-r.gens = [...gens];
-console.log(JSON.stringify(r));`;
+}`);
 
 function tree(dir: string, gen: number, size: number): void {
   Deno.mkdirSync(dir);
@@ -61,47 +68,32 @@ Deno.test({
   ignore: !HAS_SHM,
   fn: async () => {
     const dir = shmDir();
-    const work = Deno.makeTempDirSync({ prefix: "safefs-reader-" });
-    const stop = join(work, "stop");
     try {
       const live = join(dir, "live");
       tree(live, 0, 7);
-      const child = new Deno.Command(DENO, {
-        args: ["eval", READER, live, stop],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let text = "";
-      while (!text.includes("\n")) {
-        const { value, done } = await out.read();
-        if (done) break;
-        text += value;
-      }
-      assert(text.startsWith("ready\n"), `the reader did not start: ${text}`);
       let refused = 0;
-      for (let g = 1; g <= ROUNDS; g++) {
-        const size = 1 + (g * 37) % 150;
-        tree(join(dir, "next"), g, size);
-        try {
-          const r = await move(join(dir, "next"), live, { overwrite: true });
-          assertEquals(r.publish, "exchange");
-          assertEquals(r.replaced, true);
-        } catch (e) {
-          if (CAN_EXCHANGE || !(e instanceof NotEmptyError)) throw e;
-          refused++;
-          Deno.removeSync(join(dir, "next"), { recursive: true });
-        }
-      }
-      Deno.writeTextFileSync(stop, "");
-      for (;;) {
-        const { value, done } = await out.read();
-        if (done) break;
-        text += value;
-      }
-      assert((await child.status).success, text);
-      const report = JSON.parse(text.trim().split("\n").at(-1)!);
+      const { report, result } = await withReader<ReaderReport>(
+        READER,
+        [live],
+        async () => {
+          for (let g = 1; g <= ROUNDS; g++) {
+            const size = 1 + (g * 37) % 150;
+            tree(join(dir, "next"), g, size);
+            try {
+              const r = await move(join(dir, "next"), live, {
+                overwrite: true,
+              });
+              assertEquals(r.publish, "exchange");
+              assertEquals(r.replaced, true);
+            } catch (e) {
+              if (CAN_EXCHANGE || !(e instanceof NotEmptyError)) throw e;
+              refused++;
+              Deno.removeSync(join(dir, "next"), { recursive: true });
+            }
+          }
+        },
+      );
+      if (result instanceof Error) throw result;
       const why = JSON.stringify({ ...report, gens: report.gens.length });
       assertEquals(report.missing, 0, why);
       assertEquals(report.mixed, 0, why);
@@ -125,7 +117,6 @@ Deno.test({
       deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["live"]);
     } finally {
       cleanup(dir);
-      Deno.removeSync(work, { recursive: true });
     }
   },
 });
