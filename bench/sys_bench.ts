@@ -2,7 +2,7 @@
 // deno bench: the seam's raw calls, per backend (ffi, path) beside Deno's own
 // sync calls, in microseconds per call. Run as root or not, on the disk temp
 // dir (ext4 here). The path backend is benched where src/_sys_path.ts exists.
-import type { Backend, Dir } from "../src/_sys_types.ts";
+import { type Backend, type Dir, listAll } from "../src/_sys_types.ts";
 import { createFfiBackend } from "../src/_sys_ffi.ts";
 
 const backends: [string, Backend][] = [];
@@ -81,7 +81,7 @@ for (const [label, b] of backends) {
     name: `${label} list (1,000 entries)`,
     group: "list 1,000",
     fn(): void {
-      if (b.list(bd).length !== 1000) throw new Error("wrong count");
+      if (listAll(b, bd).length !== 1000) throw new Error("wrong count");
     },
   });
 }
