@@ -13,6 +13,7 @@ import {
   type Stat,
 } from "./_sys_types.ts";
 import { DT, E, KSTAT, STATX_SIZE } from "./_sys_libc.ts";
+import { decodeUtf8, encodeUtf8 } from "./_utf8.ts";
 
 const TWO32 = 2 ** 32;
 
@@ -85,7 +86,6 @@ export function setI64(u32: Uint32Array, i: number, n: number): void {
  */
 export class CString {
   #buf = new Uint8Array(512);
-  static #enc = new TextEncoder();
 
   /**
    * A directory entry name: as `set`, and a `/` in it is refused (EINVAL):
@@ -104,8 +104,7 @@ export class CString {
     if (s.length * 3 >= buf.length) {
       buf = this.#buf = new Uint8Array(s.length * 3 + 1);
     }
-    const { written } = CString.#enc.encodeInto(s, buf);
-    buf[written] = 0;
+    buf[encodeUtf8(s, buf)] = 0;
     return buf;
   }
 }
@@ -192,32 +191,6 @@ export class StatBuf {
   }
 }
 
-const names = new TextDecoder("utf-8", { fatal: true });
-
-/** `bytes` as UTF-8, or null when they are not valid UTF-8. */
-export function utf8(bytes: Uint8Array): string | null {
-  try {
-    return names.decode(bytes);
-  } catch {
-    return null;
-  }
-}
-
-function decodeName(b: Uint8Array, start: number, end: number): string | null {
-  // ASCII names (nearly all) without a decoder call.
-  if (end - start <= 64) {
-    let i = start;
-    while (i < end && b[i] < 0x80) i++;
-    if (i === end) {
-      return String.fromCharCode.apply(
-        null,
-        b.subarray(start, end) as unknown as number[],
-      );
-    }
-  }
-  return utf8(b.subarray(start, end));
-}
-
 /**
  * Appends the entries of `n` bytes of `linux_dirent64` records to `out`,
  * skipping `.` and `..`. Each record: u64 d_ino, i64 d_off, u16 d_reclen,
@@ -240,7 +213,7 @@ export function parseDirents(
       b[start] === 0x2e &&
       (end === start + 1 || (end === start + 2 && b[start + 1] === 0x2e))
     ) continue;
-    const name = decodeName(b, start, end);
+    const name = decodeUtf8(b, start, end);
     if (name === null) {
       const e = new ErrnoError(E.EILSEQ, "getdents64");
       e.message = `getdents64 failed (os error ${E.EILSEQ}): a name in ` +

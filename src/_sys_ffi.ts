@@ -66,13 +66,8 @@ import {
   STATX_TYPE,
   SYS,
 } from "./_sys_libc.ts";
-import {
-  CString,
-  parseDirents,
-  setI64,
-  StatBuf,
-  utf8,
-} from "./_ffi_structs.ts";
+import { CString, parseDirents, setI64, StatBuf } from "./_ffi_structs.ts";
+import { decodeUtf8 } from "./_utf8.ts";
 
 /** Test switches: reach the optional calls the way an older libc would. */
 export interface FfiBackendOptions {
@@ -666,7 +661,7 @@ class FfiBackend implements Backend {
         () => this.#s.readlinkat(dfd, c, buf, len),
       );
       if (n < buf.length) {
-        const target = utf8(buf.subarray(0, n));
+        const target = decodeUtf8(buf, 0, n);
         if (target === null) throw new ErrnoError(E.EILSEQ, "readlinkat");
         return target;
       }
@@ -1171,7 +1166,7 @@ class FfiBackend implements Backend {
     do p = this.#s.realpath(c, out); while (p === null && this.#again());
     if (p === null) throw new ErrnoError(this.#errno, "realpath");
     const end = out.indexOf(0);
-    const real = utf8(out.subarray(0, end === -1 ? out.length : end));
+    const real = decodeUtf8(out, 0, end === -1 ? out.length : end);
     if (real === null) throw new ErrnoError(E.EILSEQ, "realpath");
     return real;
   }

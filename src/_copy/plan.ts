@@ -22,6 +22,7 @@
  * @module
  */
 import type { Stat } from "../_sys.ts";
+import { decodeUtf8, encodeUtf8 } from "../_utf8.ts";
 
 /** Entry types. */
 export const K_FILE = 1;
@@ -51,9 +52,6 @@ function grow<
   b.set(a);
   return b;
 }
-
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /** The entries of a source tree (see the module doc). */
 export class Plan {
@@ -142,8 +140,7 @@ export class Plan {
         Math.max(this.#names.length * 1.5, at + name.length * 3 + 256) | 0,
       );
     }
-    const { written } = encoder.encodeInto(name, this.#names.subarray(at));
-    this.#nameAt[this.n + 1] = at + written;
+    this.#nameAt[this.n + 1] = at + encodeUtf8(name, this.#names, at);
   }
 
   /** Records an entry; returns its index. */
@@ -180,9 +177,8 @@ export class Plan {
 
   /** Entry i's name. */
   name(i: number): string {
-    return decoder.decode(
-      this.#names.subarray(this.#nameAt[i], this.#nameAt[i + 1]),
-    );
+    // Always valid UTF-8: it was encoded from a string.
+    return decodeUtf8(this.#names, this.#nameAt[i], this.#nameAt[i + 1])!;
   }
 
   /** Entry i's device. */
@@ -338,7 +334,7 @@ export class ChildIndex {
     if (name.length * 3 > wanted.length) {
       wanted = new Uint8Array(name.length * 3);
     }
-    const len = encoder.encodeInto(name, wanted).written;
+    const len = encodeUtf8(name, wanted);
     for (let s = hash(wanted, 0, len) & this.#mask;; s = (s + 1) & this.#mask) {
       const k = this.#slots[s];
       if (k === -1) return -1;
