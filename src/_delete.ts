@@ -37,7 +37,7 @@
 import { type Dir, type DirEntry, feat, type Stat, sys } from "./_sys.ts";
 import { ATTR_MOUNT_ROOT } from "./_sys_types.ts";
 import { Chain, type Frame } from "./_chain.ts";
-import { type Gen, heavy, PACE, parallel } from "./_run.ts";
+import { type Gen, heavy, PACE, paceAt, parallel } from "./_run.ts";
 import { under } from "./_path.ts";
 import {
   AbortedError,
@@ -175,6 +175,8 @@ class Deleter {
   };
   readonly chain: Chain<DFrame>;
   #lastProgress = performance.now();
+  /** Entries reached, for pacing. */
+  #entries = 0;
 
   constructor(readonly o: DeleteOptions) {
     this.chain = new Chain<DFrame>(o.op);
@@ -466,7 +468,7 @@ class Deleter {
         if (f.i < f.list.length) {
           const e = f.list[f.i];
           f.list[f.i++] = undefined as unknown as DirEntry;
-          yield PACE;
+          if (paceAt(++this.#entries)) yield PACE;
           this.tick(f.path);
           this.entry(f, e);
           continue;

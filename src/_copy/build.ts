@@ -24,7 +24,7 @@
  * @module
  */
 import { type Dir, feat, type Handle, sys } from "../_sys.ts";
-import { type Gen, PACE } from "../_run.ts";
+import { type Gen, PACE, paceAt } from "../_run.ts";
 import { under } from "../_path.ts";
 import { applyFileMeta, copyFile } from "./file.ts";
 import { K_DIR, K_FILE, K_LINK, type Plan } from "./plan.ts";
@@ -143,7 +143,7 @@ export function* build(
           const i = f + k;
           const name = p.name(i);
           const path = under(sPath, name);
-          yield PACE;
+          if (paceAt(k)) yield PACE;
           checkAbort(o.signal, o.op, path);
           const kind = p.kind[i];
           if (kind === K_DIR) {
