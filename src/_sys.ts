@@ -438,7 +438,7 @@ export const sys = {
     run(() => ({ op: "write", path: f.path }), () => {
       let off = 0;
       while (off < buf.length) {
-        off += B.write(f, buf.subarray(off), pos + off);
+        off += B.write(f, off === 0 ? buf : buf.subarray(off), pos + off);
       }
     }),
   /** `writeAll`, off the main thread. */

@@ -146,6 +146,22 @@ function dataRuns(b: Uint8Array): [number, number][] {
   return runs;
 }
 
+/** Writes all of `data` at `at`: blocking for a file up to `SMALL` bytes, off-thread under the async driver otherwise. */
+function* writeAt(
+  out: File,
+  data: Uint8Array,
+  at: number,
+  size: number,
+): Gen<void> {
+  if (size <= SMALL) sys.writeAll(out, data, at);
+  else {
+    yield* heavy(
+      () => sys.writeAll(out, data, at),
+      () => sys.writeAllAsync(out, data, at),
+    );
+  }
+}
+
 /** Copies one file; see the module doc. */
 export function* copyFile(
   job: FileJob,
@@ -308,7 +324,7 @@ function* copyData(
   while (pos < size) {
     checkAbort(o.signal, o.op, job.path);
     const want = Math.min(b.length, size - pos);
-    const chunk = b.subarray(0, want);
+    const chunk = want === b.length ? b : b.subarray(0, want);
     const n = want <= SMALL && size <= SMALL
       ? sys.read(src, chunk, pos)
       : yield* heavy(() => sys.read(src, chunk, pos), () =>
@@ -316,23 +332,16 @@ function* copyData(
     if (n === 0) {
       throw changed(o.op, job.path, "shrank while it was being copied");
     }
-    const data = b.subarray(0, n);
+    const data = n === want ? chunk : b.subarray(0, n);
     hash?.update(data);
     // A sparse source: only its blocks that hold data are written, so the
     // copy's holes are where the source's zeros are (at block granularity).
-    for (
-      const [from, to] of sparse && hash === null ? dataRuns(data) : [[0, n]]
-    ) {
-      const part = data.subarray(from, to);
-      const at = pos + from;
-      if (size <= SMALL) sys.writeAll(out, part, at);
-      else {
-        yield* heavy(
-          () => sys.writeAll(out, part, at),
-          () => sys.writeAllAsync(out, part, at),
-        );
+    if (sparse && hash === null) {
+      for (const [from, to] of dataRuns(data)) {
+        yield* writeAt(out, data.subarray(from, to), pos + from, size);
       }
-    }
+    } else if (size <= SMALL) sys.writeAll(out, data, pos);
+    else yield* writeAt(out, data, pos, size);
     pos += n;
     meter.tick(job.path, n, 0);
   }
