@@ -1466,6 +1466,57 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "copy() with preserve.owner chowns a file only when its copy's owner or group differs, and keeps both (root only)",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const dir = diskDir();
+    try {
+      Deno.mkdirSync(join(dir, "t"));
+      for (const n of ["mine", "other-group", "other-owner"]) {
+        Deno.writeTextFileSync(join(dir, "t", n), n);
+        Deno.chmodSync(join(dir, "t", n), 0o640);
+      }
+      Deno.chownSync(join(dir, "t", "other-group"), 0, 4321);
+      Deno.chownSync(join(dir, "t", "other-owner"), 1234, 0);
+      const chowned: string[] = [];
+      const restore = setSysHook((c) => {
+        if (c.op === "chown" && c.how === "file") {
+          chowned.push(basename(c.path!));
+        }
+      });
+      try {
+        await copy(join(dir, "t"), join(dir, "u"), {
+          preserve: { owner: true },
+        });
+      } finally {
+        restore();
+      }
+      // The copy is made by root (uid 0, gid 0): the file that already has
+      // its source's owner and group needs no chown.
+      deepStrictEqual(chowned.sort(), ["other-group", "other-owner"]);
+      for (
+        const [n, uid, gid] of [
+          ["mine", 0, 0],
+          ["other-group", 0, 4321],
+          ["other-owner", 1234, 0],
+        ] as const
+      ) {
+        const st = Deno.statSync(join(dir, "u", n));
+        deepStrictEqual([n, st.uid, st.gid, st.mode! & 0o7777], [
+          n,
+          uid,
+          gid,
+          0o640,
+        ]);
+      }
+    } finally {
+      cleanup(dir);
+    }
+  },
+});
+
 Deno.test("copy() with overwrite: a reader looking before every filesystem call never sees a partial file or tree", async () => {
   // The reader runs before every seam call of the copies (and after them):
   // it sees every state of the destinations a concurrent reader could see.

@@ -225,7 +225,7 @@ export function* copyFile(
       }
     }
     if (hash !== null) yield* verifyData(out, st.size, hash, job, o);
-    applyFileMeta(out, p, i, o, made.uid, modeSet);
+    applyFileMeta(out, p, i, o, made.uid, modeSet, made.gid);
     const result: FileCopy = { ino: made.ino, out: job.keep ? out : null };
     if (job.keep) out = null;
     return result;
@@ -237,8 +237,11 @@ export function* copyFile(
 
 /**
  * Owner, mode and times of a copied file or directory, from the plan, on its
- * descriptor (`uid`: the owner it was created with, ours). Set-user/group-ID
- * bits are kept only when the copy has the source's owner.
+ * descriptor (`uid`: the owner it was created with, ours; `gid`: its group,
+ * when known). Set-user/group-ID bits are kept only when the copy has the
+ * source's owner. No chown is made when the copy already has the source's
+ * owner and group (a move by the files' owner): the chmod that follows sets
+ * the mode either way.
  */
 export function applyFileMeta(
   out: File | Dir,
@@ -247,10 +250,11 @@ export function applyFileMeta(
   o: EngineOptions,
   uid: number,
   modeSet = false,
+  gid?: number,
 ): void {
   let mode = p.mode[i];
   let sameOwner = p.uid[i] === uid;
-  if (o.preserve.owner !== false) {
+  if (o.preserve.owner !== false && !(sameOwner && gid === p.gid[i])) {
     try {
       sys.chown(out, p.uid[i], p.gid[i]);
       sameOwner = true;
