@@ -1360,6 +1360,52 @@ Deno.test({
   },
 });
 
+Deno.test("copy() of many files honours an abort raised by a timer while it builds (it yields to the event loop), and leaves nothing", async () => {
+  // A timer (a macrotask, like AbortSignal.timeout's) is armed at the 200th
+  // file written: it can only fire if the build yields to the event loop
+  // between files, which it does once every few entries.
+  const dir = diskDir();
+  try {
+    for (let a = 0; a < 20; a++) {
+      Deno.mkdirSync(join(dir, "t", `d${a}`), { recursive: true });
+      for (let f = 0; f < 100; f++) {
+        Deno.writeTextFileSync(join(dir, "t", `d${a}`, `f${f}`), `${a}/${f}`);
+      }
+    }
+    const ac = new AbortController();
+    let writes = 0, armed = false, fired = false, writesAfter = 0;
+    const restore = setSysHook((c) => {
+      if (!isDataWrite(c)) return;
+      if (ac.signal.aborted) writesAfter++;
+      if (++writes === 200) {
+        armed = true;
+        setTimeout(() => {
+          fired = true;
+          ac.abort(new Error("timer"));
+        }, 0);
+      }
+    });
+    try {
+      await rejects(
+        copy(join(dir, "t"), join(dir, "u"), { signal: ac.signal }),
+        AbortedError,
+        "ABORT_ERR",
+      );
+    } finally {
+      restore();
+    }
+    assert(armed, "the copy wrote fewer than 200 files");
+    assert(fired, "the timer never fired while copy() ran");
+    assert(writes < 2000, `all ${writes} files were written before the abort`);
+    // Once the signal has fired, the next file's check stops the build.
+    assert(writesAfter <= 1, `${writesAfter} files written after the abort`);
+    assertEquals(snapshot(join(dir, "u")), null);
+    deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
 Deno.test("copy() aborted mid-copy leaves no temp and no destination", async () => {
   const dir = diskDir();
   try {

@@ -344,8 +344,7 @@ function* copyData(
       for (const [from, to] of dataRuns(data)) {
         yield* writeAt(out, data.subarray(from, to), pos + from, size);
       }
-    } else if (size <= SMALL) sys.writeAll(out, data, pos);
-    else yield* writeAt(out, data, pos, size);
+    } else yield* writeAt(out, data, pos, size);
     pos += n;
     meter.tick(job.path, n, 0);
   }
