@@ -22,6 +22,7 @@
  * @module
  */
 import { ATTR_MOUNT_ROOT } from "./_sys_types.ts";
+import { decodeUtf8, encodeUtf8 } from "./_utf8.ts";
 import type {
   Backend,
   Dir,
@@ -259,21 +260,79 @@ function seconds(t: Timespec): number {
   return t.sec + t.nsec / 1e9;
 }
 
-/** Entries per part of a listing (`listPart`). */
-const PART = 2048;
+/**
+ * Entries per part of a listing (`listPart`): a part's entries live while
+ * the caller stats each one, and the fewer of them a garbage collection
+ * finds alive, the less V8 grows its young generation.
+ */
+const PART = 256;
+
+/**
+ * A directory's listing between its parts. Deno reads a whole directory at
+ * once, as an object per entry; those are let go at once, and the names
+ * are kept as UTF-8 in one buffer (off V8's heap), the types as bytes.
+ * Kept as objects while the caller stats each entry, they outlived V8's
+ * young-generation collections: 45 MiB of a 200,000-file copy was copied
+ * and promoted, and V8 grows its young generation by what survives.
+ */
+interface Listing {
+  names: Uint8Array;
+  /** Entry k's name is names[at[k], at[k + 1]). */
+  at: Uint32Array;
+  kinds: Uint8Array;
+  n: number;
+  /** The next entry to return. */
+  next: number;
+}
 
 /** The listings being read in parts, by directory. */
-const listings = new WeakMap<
-  PathDir,
-  { entries: Deno.DirEntry[]; at: number }
->();
+const listings = new WeakMap<PathDir, Listing>();
 
 /** A listing whose last part has been returned. */
-const DONE: { entries: Deno.DirEntry[]; at: number } = { entries: [], at: 0 };
+const DONE: Listing = {
+  names: new Uint8Array(0),
+  at: new Uint32Array(1),
+  kinds: new Uint8Array(0),
+  n: 0,
+  next: 0,
+};
 
-/** A listing's entry; a name Deno could not decode is refused. */
-function entryOf(dir: PathDir, e: Deno.DirEntry): DirEntry {
-  if (e.name.includes("\uFFFD") && !exists(join(dir.path, e.name))) {
+const KIND_OF: (Kind | null)[] = [null, "file", "dir", "symlink"];
+
+/** Reads directory `d` whole into a {@linkcode Listing}. */
+function readListing(d: PathDir): Listing {
+  const all = Deno.readDirSync(d.path);
+  let names = new Uint8Array(4096);
+  let at = new Uint32Array(64);
+  let kinds = new Uint8Array(64);
+  let n = 0;
+  for (const e of all) {
+    if (n + 1 >= at.length) {
+      at = grown(at, new Uint32Array(at.length * 2));
+      kinds = grown(kinds, new Uint8Array(at.length));
+    }
+    const from = at[n];
+    if (from + e.name.length * 3 > names.length) {
+      names = grown(names, new Uint8Array((from + e.name.length * 3) * 2));
+    }
+    at[n + 1] = from + encodeUtf8(e.name, names, from);
+    kinds[n] = e.isFile ? 1 : e.isDirectory ? 2 : e.isSymlink ? 3 : 0;
+    n++;
+  }
+  return { names, at, kinds, n, next: 0 };
+}
+
+/** `b`, holding `a` at its start. */
+function grown<T extends Uint8Array | Uint32Array>(a: T, b: T): T {
+  b.set(a);
+  return b;
+}
+
+/** Entry k of a listing; a name Deno could not decode is refused. */
+function entryOf(dir: PathDir, l: Listing, k: number): DirEntry {
+  // Valid UTF-8: it was encoded from a string.
+  const name = decodeUtf8(l.names, l.at[k], l.at[k + 1])!;
+  if (name.includes("\uFFFD") && !exists(join(dir.path, name))) {
     // Deno replaced bytes that are not UTF-8: the name given names
     // nothing (or something else). Refused rather than guessed.
     throw coded(
@@ -281,16 +340,7 @@ function entryOf(dir: PathDir, e: Deno.DirEntry): DirEntry {
       `a name in '${dir.path}' is not valid UTF-8 and cannot be named without --allow-ffi (os error 84)`,
     );
   }
-  return {
-    name: e.name,
-    kind: e.isFile
-      ? "file"
-      : e.isDirectory
-      ? "dir"
-      : e.isSymlink
-      ? "symlink"
-      : null,
-  };
+  return { name, kind: KIND_OF[l.kinds[k]] };
 }
 
 /** Fails unless `d.path` still names the directory that was opened. */
@@ -430,20 +480,20 @@ export function createPathBackend(): Backend {
       const d = dir as PathDir;
       let l = listings.get(d);
       if (first || l === undefined) {
-        l = { entries: [...Deno.readDirSync(d.path)], at: 0 };
+        l = readListing(d);
         listings.set(d, l);
       }
-      const end = Math.min(l.at + PART, l.entries.length);
-      if (l.at === end) {
+      const end = Math.min(l.next + PART, l.n);
+      if (l.next === end) {
         listings.delete(d);
         return null;
       }
       const out: DirEntry[] = [];
-      for (let k = l.at; k < end; k++) out.push(entryOf(d, l.entries[k]));
-      l.at = end;
-      // The last part: Deno's array is let go now, not after the caller
-      // has gone through the part (while it lived, V8 promoted it).
-      if (end === l.entries.length) listings.set(d, DONE);
+      for (let k = l.next; k < end; k++) out.push(entryOf(d, l, k));
+      l.next = end;
+      // The last part: the buffers are let go now, not after the caller
+      // has gone through the part.
+      if (end === l.n) listings.set(d, DONE);
       return out;
     },
     openAt: (dir, name, flags: OpenFlags) => {
@@ -626,10 +676,10 @@ export function createPathBackend(): Backend {
       if (h.type === "file") (h as PathFile).fh.syncSync();
       else dirFile(h as PathDir).syncSync();
     },
-    fsyncAsync: async (h) => {
-      if (h.type === "file") await (h as PathFile).fh.sync();
-      else await dirFile(h as PathDir).sync();
-    },
+    fsyncAsync: (h) =>
+      h.type === "file"
+        ? (h as PathFile).fh.sync()
+        : dirFile(h as PathDir).sync(),
     syncfs: () => {
       throw unsupported("syncfs");
     },
