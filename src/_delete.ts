@@ -37,7 +37,7 @@
 import { type Dir, type DirEntry, feat, type Stat, sys } from "./_sys.ts";
 import { ATTR_MOUNT_ROOT } from "./_sys_types.ts";
 import { Chain, type Frame } from "./_chain.ts";
-import { type Gen, heavy, PACE, paceAt, parallel } from "./_run.ts";
+import { each, type Gen, PACE, paceAt } from "./_run.ts";
 import { under } from "./_path.ts";
 import {
   AbortedError,
@@ -96,6 +96,12 @@ export interface DeleteReport {
   mounts: string[];
 }
 
+/** A directory of files removed whole, and how many entries it held. */
+interface Leaf {
+  name: string;
+  entries: number;
+}
+
 interface DFrame extends Frame {
   token: number;
   path: string;
@@ -109,7 +115,7 @@ interface DFrame extends Frame {
   /** We gave it owner rwx already. */
   chmodded: boolean;
   /** Subdirectories holding only files, to remove whole (see `flushLeaves`). */
-  leaves?: { name: string; entries: number }[];
+  leaves?: Leaf[];
   /** Names not to hand over whole again (a whole removal of them failed). */
   noLeaf?: Set<string>;
 }
@@ -362,26 +368,35 @@ class Deleter {
     f.leaves = undefined;
     const again: string[] = [];
     const dir = f.dir!;
-    yield* parallel(
-      leaves.map((l) =>
-        (function* (self: Deleter): Gen<void> {
-          self.tick(under(f.path, l.name)); // aborted: none started after
-          try {
-            yield* heavy(
-              () => sys.removeLeaf(dir, l.name),
-              () => sys.removeLeafAsync(dir, l.name),
-            );
-            self.report.removed += l.entries + 1;
-          } catch (e) {
-            // Gone (another deleter), or something in the way (a file
-            // bind-mounted inside, a permission): entry by entry instead,
-            // which reports what it cannot remove.
-            if (!isGone(e)) again.push(l.name);
-          }
-        })(this)
-      ),
-      LEAF_WIDTH,
-    );
+    // Aborted: none starts after (tick throws).
+    const start = (k: number): Leaf => {
+      this.tick(under(f.path, leaves[k].name));
+      return leaves[k];
+    };
+    const removed = (l: Leaf): void => {
+      this.report.removed += l.entries + 1;
+    };
+    // Gone (another deleter), or something in the way (a file bind-mounted
+    // inside, a permission): entry by entry instead, which reports what it
+    // cannot remove.
+    const failed = (l: Leaf, e: unknown): void => {
+      if (!isGone(e)) again.push(l.name);
+    };
+    yield* each(leaves.length, LEAF_WIDTH, (k) => {
+      const l = start(k);
+      try {
+        sys.removeLeaf(dir, l.name);
+      } catch (e) {
+        return failed(l, e);
+      }
+      removed(l);
+    }, (k) => {
+      const l = start(k);
+      return sys.removeLeafAsync(dir, l.name).then(
+        () => removed(l),
+        (e) => failed(l, e),
+      );
+    });
     if (again.length > 0) {
       f.noLeaf ??= new Set();
       for (const name of again) {

@@ -11,11 +11,14 @@
  *   progress callbacks keep working during a long walk;
  * - a {@linkcode Heavy} call (an fsync, a large copy): the async driver runs
  *   its off-thread form and awaits it, the sync driver its blocking form;
- * - {@linkcode Parallel} tasks: the async driver runs up to `width` of them at
- *   once (their heavy calls overlap), the sync driver one after the other.
- *   After the first failure no new task starts; the effect fails with that
- *   first error only once every started task has settled, so cleanup never
- *   races a task still running.
+ * - {@linkcode Each}: one heavy call per item of a batch (fsyncs, removals);
+ *   the async driver runs up to `width` of them at once (they overlap), the
+ *   sync driver one after the other. After the first failure no new call
+ *   starts; the effect fails with that first error only once every started
+ *   call has settled, so cleanup never races a call still running. A call
+ *   in flight is a promise and a closure, not a chain of generators and a
+ *   driver: what is alive while a batch is awaited is what V8 finds alive
+ *   if it collects in that idle time, and it grows its heap by that.
  *
  * Errors thrown by an effect are thrown back into the generator at its
  * `yield`, so engines use ordinary try/catch/finally.
@@ -38,15 +41,19 @@ export interface Heavy<T> {
   async(): Promise<T>;
 }
 
-/** Tasks that may run concurrently. */
-export interface Parallel {
-  readonly t: "parallel";
-  tasks: Iterable<Gen<void>>;
+/** Heavy calls over the items `0..count - 1` of a batch, which may overlap. */
+export interface Each {
+  readonly t: "each";
+  count: number;
   width: number;
+  /** Item `k`'s call, blocking. */
+  sync(k: number): void;
+  /** Item `k`'s call, off-thread. */
+  async(k: number): Promise<void>;
 }
 
 /** What an engine yields. */
-export type Effect = Pace | Heavy<unknown> | Parallel;
+export type Effect = Pace | Heavy<unknown> | Each;
 
 /** An engine: a generator of effects returning `T`. */
 export type Gen<T> = Generator<Effect, T, unknown>;
@@ -85,12 +92,17 @@ export function* awaited<T>(value: T | Promise<T>, what: string): Gen<T> {
   }, () => value);
 }
 
-/** Runs `tasks`, up to `width` at once under the async driver. */
-export function* parallel(
-  tasks: Iterable<Gen<void>>,
+/**
+ * `sync(k)` or `async(k)` (whichever the driver runs) for every `k` below
+ * `count`, up to `width` at once under the async driver (see the module doc).
+ */
+export function* each(
+  count: number,
   width: number,
+  sync: (k: number) => void,
+  async: (k: number) => Promise<void>,
 ): Gen<void> {
-  yield { t: "parallel", tasks, width };
+  if (count > 0) yield { t: "each", count, width, sync, async };
 }
 
 /** Yields to the event loop now and then (see the module doc). */
@@ -112,10 +124,8 @@ export class Pacer {
 }
 
 /** Runs an engine as a promise. */
-export async function runAsync<T>(
-  g: Gen<T>,
-  pacer: Pacer = new Pacer(),
-): Promise<T> {
+export async function runAsync<T>(g: Gen<T>): Promise<T> {
+  const pacer = new Pacer();
   let input: unknown = undefined;
   let failed = false;
   let error: unknown = undefined;
@@ -136,7 +146,7 @@ export async function runAsync<T>(
       } else if (eff.t === "heavy") {
         input = await eff.async();
       } else {
-        await runParallel(eff, pacer);
+        await runEach(eff);
       }
     } catch (e) {
       failed = true;
@@ -145,28 +155,21 @@ export async function runAsync<T>(
   }
 }
 
-async function runParallel(p: Parallel, pacer: Pacer): Promise<void> {
-  const it = p.tasks[Symbol.iterator]();
+async function runEach(e: Each): Promise<void> {
+  let next = 0;
   let failure: { error: unknown } | null = null;
   const lane = async (): Promise<void> => {
-    while (failure === null) {
-      let n: IteratorResult<Gen<void>>;
+    while (failure === null && next < e.count) {
       try {
-        n = it.next();
-      } catch (error) {
-        failure ??= { error };
-        return;
-      }
-      if (n.done) return;
-      try {
-        await runAsync(n.value, pacer);
+        await e.async(next++);
       } catch (error) {
         failure ??= { error };
       }
     }
   };
   const lanes: Promise<void>[] = [];
-  for (let i = 0; i < Math.max(1, p.width); i++) lanes.push(lane());
+  const width = Math.min(Math.max(1, e.width), e.count);
+  for (let i = 0; i < width; i++) lanes.push(lane());
   await Promise.all(lanes);
   if (failure !== null) throw (failure as { error: unknown }).error;
 }
@@ -190,8 +193,8 @@ export function runSync<T>(g: Gen<T>): T {
     try {
       if (eff.t === "heavy") {
         input = eff.sync();
-      } else if (eff.t === "parallel") {
-        for (const task of eff.tasks) runSync(task);
+      } else if (eff.t === "each") {
+        for (let k = 0; k < eff.count; k++) eff.sync(k);
       }
     } catch (e) {
       failed = true;

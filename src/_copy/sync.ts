@@ -20,7 +20,7 @@
  */
 import { type Dir, feat, type File, type Handle, sys } from "../_sys.ts";
 import { fsOf, isLocal } from "../_caps.ts";
-import { type Gen, heavy, parallel } from "../_run.ts";
+import { each, type Gen, heavy } from "../_run.ts";
 
 /** How a copy is made durable. */
 export type DurableMode = "none" | "each" | "syncfs";
@@ -56,6 +56,16 @@ export function* fsync(h: Handle): Gen<void> {
   yield* heavy(() => sys.fsync(h), () => sys.fsyncAsync(h));
 }
 
+/** fsyncs of `handles`, up to `WIDTH` at once under the async driver. */
+function* fsyncEach(handles: Handle[]): Gen<void> {
+  yield* each(
+    handles.length,
+    WIDTH,
+    (k) => sys.fsync(handles[k]),
+    (k) => sys.fsyncAsync(handles[k]),
+  );
+}
+
 /** Carries out a {@linkcode DurableMode} over one build. */
 export class Syncer {
   #pending: File[] = [];
@@ -80,12 +90,29 @@ export class Syncer {
 
   /** fsyncs the files taken so far, together, and closes them. */
   *flush(): Gen<void> {
-    const files = this.#pending;
+    const files: (File | null)[] = this.#pending;
     this.#pending = [];
+    // Each file is let go as soon as it is synced.
+    const take = (k: number): File => {
+      const f = files[k]!;
+      files[k] = null;
+      return f;
+    };
     try {
-      yield* parallel(files.map((f) => fsync(f)), WIDTH);
+      yield* each(files.length, WIDTH, (k) => {
+        const f = take(k);
+        try {
+          sys.fsync(f);
+        } finally {
+          sys.close(f);
+        }
+      }, (k) => {
+        const f = take(k);
+        return sys.fsyncAsync(f).finally(() => sys.close(f));
+      });
     } finally {
-      for (const f of files) sys.close(f);
+      // After a failure: the files whose fsync never started.
+      for (const f of files) if (f !== null) sys.close(f);
     }
   }
 
@@ -139,7 +166,7 @@ export class DirSyncs {
   *flush(): Gen<void> {
     const dirs = [...this.#dirs.values()];
     this.#dirs.clear();
-    yield* parallel(dirs.map((d) => fsync(d)), WIDTH);
+    yield* fsyncEach(dirs);
     const unlinks = this.#unlinks;
     this.#unlinks = [];
     if (unlinks.length === 0) return;
@@ -155,7 +182,7 @@ export class DirSyncs {
     }
     const again = [...this.#dirs.values()];
     this.#dirs.clear();
-    yield* parallel(again.map((d) => fsync(d)), WIDTH);
+    yield* fsyncEach(again);
     if (first !== null) throw first;
   }
 }
