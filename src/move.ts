@@ -482,8 +482,12 @@ function guardOf(p: Plan): Guard {
   };
 }
 
-/** Planned entries per part of a guarded removal (see `Guard.planned`). */
-const PLANNED_PART = 1024;
+/**
+ * Planned entries per part of a guarded removal (see `Guard.planned`): a
+ * part's entries are alive until each is removed, and V8 grows its young
+ * generation by what its collections find alive.
+ */
+const PLANNED_PART = 64;
 
 function* movePaths(
   src: PathLike,
