@@ -9,8 +9,17 @@ import {
 } from "node:assert/strict";
 import { each, type Gen, runAsync, runSync } from "../src/_run.ts";
 
-/** A batch of `n` calls whose async form resolves when `release` says. */
-function recorder(n: number, failAt = -1) {
+interface Recorder {
+  log: string[];
+  gen: () => Gen<void>;
+  /** Settles the oldest call in flight. */
+  waiting: (() => void)[];
+  most: () => number;
+  inFlight: () => number;
+}
+
+/** A batch of `n` calls whose async forms settle one by one, as `drive` says. */
+function recorder(n: number, failAt = -1): Recorder {
   const log: string[] = [];
   let inFlight = 0;
   let most = 0;
@@ -38,7 +47,7 @@ function recorder(n: number, failAt = -1) {
 }
 
 /** Settles the calls in flight one by one, oldest first, until `p` is done. */
-async function drive(r: ReturnType<typeof recorder>, p: Promise<unknown>) {
+async function drive(r: Recorder, p: Promise<unknown>): Promise<void> {
   let done = false;
   p.then(() => done = true, () => done = true);
   while (!done) {
