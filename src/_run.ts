@@ -17,8 +17,9 @@
  *   starts; the effect fails with that first error only once every started
  *   call has settled, so cleanup never races a call still running. A call
  *   in flight is a promise and a closure, not a chain of generators and a
- *   driver: what is alive while a batch is awaited is what V8 finds alive
- *   if it collects in that idle time, and it grows its heap by that.
+ *   driver, and the calls go out after a turn of the event loop: what is
+ *   alive while a batch is awaited is what V8 finds alive if it collects in
+ *   that idle time, and it grows its heap by that.
  *
  * Errors thrown by an effect are thrown back into the generator at its
  * `yield`, so engines use ordinary try/catch/finally.
@@ -156,6 +157,10 @@ export async function runAsync<T>(g: Gen<T>): Promise<T> {
 }
 
 async function runEach(e: Each): Promise<void> {
+  // A turn of the event loop before the calls go out: a young-generation
+  // collection V8 has scheduled runs now, while the engine holds little,
+  // and not while every call in flight is alive (it would copy them all).
+  await new Promise((resolve) => setImmediate(resolve));
   let next = 0;
   let failure: { error: unknown } | null = null;
   const lane = async (): Promise<void> => {
