@@ -194,6 +194,50 @@ export async function onEverySysCall<T>(
   }
 }
 
+/** What {@linkcode abortTimer} saw. */
+export interface AbortTimer {
+  /** The seam hook to install. */
+  hook: (c: SysCall) => void;
+  /** Calls counted so far. */
+  calls: number;
+  /** The timer was armed (the `n`-th call was reached). */
+  armed: boolean;
+  /** The timer fired and aborted. */
+  fired: boolean;
+  /** Calls counted after the abort. */
+  after: number;
+}
+
+/**
+ * A seam hook that arms a timer (a macrotask, like `AbortSignal.timeout`'s)
+ * at the `n`-th call `counts` accepts; the timer aborts `ac`. It can only
+ * fire if the operation yields to the event loop after that call.
+ */
+export function abortTimer(
+  ac: AbortController,
+  n: number,
+  counts: (c: SysCall) => boolean = () => true,
+): AbortTimer {
+  const t: AbortTimer = {
+    calls: 0,
+    armed: false,
+    fired: false,
+    after: 0,
+    hook: (c) => {
+      if (!counts(c)) return;
+      if (ac.signal.aborted) t.after++;
+      if (++t.calls === n) {
+        t.armed = true;
+        setTimeout(() => {
+          t.fired = true;
+          ac.abort(new Error("timer"));
+        }, 0);
+      }
+    },
+  };
+  return t;
+}
+
 /** A seam call as `recordCalls` saw it, with its outcome once it finished. */
 export type RecordedCall = SysCall & {
   /** True once it succeeded, false once it failed (unset while in flight). */

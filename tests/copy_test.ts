@@ -25,6 +25,7 @@ import { setSysHook, sys, type SysCall } from "../src/_sys.ts";
 import { resetCaps } from "../src/_caps.ts";
 import { isTempName } from "../src/_temp.ts";
 import {
+  abortTimer,
   BACKEND,
   backendFlags,
   callKey,
@@ -1373,32 +1374,21 @@ Deno.test("copy() of many files honours an abort raised by a timer while it buil
       }
     }
     const ac = new AbortController();
-    let writes = 0, armed = false, fired = false, writesAfter = 0;
-    const restore = setSysHook((c) => {
-      if (!isDataWrite(c)) return;
-      if (ac.signal.aborted) writesAfter++;
-      if (++writes === 200) {
-        armed = true;
-        setTimeout(() => {
-          fired = true;
-          ac.abort(new Error("timer"));
-        }, 0);
-      }
-    });
-    try {
-      await rejects(
+    const t = abortTimer(ac, 200, (c) => isDataWrite(c));
+    await onEverySysCall(t.hook, () =>
+      rejects(
         copy(join(dir, "t"), join(dir, "u"), { signal: ac.signal }),
         AbortedError,
         "ABORT_ERR",
-      );
-    } finally {
-      restore();
-    }
-    assert(armed, "the copy wrote fewer than 200 files");
-    assert(fired, "the timer never fired while copy() ran");
-    assert(writes < 2000, `all ${writes} files were written before the abort`);
+      ));
+    assert(t.armed, "the copy wrote fewer than 200 files");
+    assert(t.fired, "the timer never fired while copy() ran");
+    assert(
+      t.calls < 2000,
+      `all ${t.calls} files were written before the abort`,
+    );
     // Once the signal has fired, the next file's check stops the build.
-    assert(writesAfter <= 1, `${writesAfter} files written after the abort`);
+    assert(t.after <= 1, `${t.after} files written after the abort`);
     assertEquals(snapshot(join(dir, "u")), null);
     deepStrictEqual(temps(dir), []);
   } finally {

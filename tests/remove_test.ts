@@ -18,6 +18,7 @@ import {
 } from "../src/errors.ts";
 import { remove } from "../src/remove.ts";
 import {
+  abortTimer,
   BACKEND,
   backendFlags,
   CAN_MOUNT,
@@ -1325,24 +1326,16 @@ Deno.test("remove() honours an abort raised by a timer while it works (it yields
     const ac = new AbortController();
     // The timer is armed at the 300th filesystem call (not at a progress
     // report: a fast removal may end before its first one, 100 ms in).
-    let armed = false, fired = false, callsAfter = 0, calls = 0;
-    const e = await withHook(() => {
-      if (ac.signal.aborted) callsAfter++;
-      if (++calls === 300) {
-        armed = true;
-        setTimeout(() => {
-          fired = true;
-          ac.abort(new Error("timer"));
-        }, 0);
-      }
-    }, () =>
+    const t = abortTimer(ac, 300);
+    const e = await withHook(t.hook, () =>
       rejects(
         remove(root, { signal: ac.signal }),
         AbortedError,
       ));
+    const callsAfter = t.after;
     assert.equal(e.code, "ABORT_ERR");
-    assert(armed, "remove() made fewer than 300 calls");
-    assert(fired, "the timer never fired while remove() ran");
+    assert(t.armed, "remove() made fewer than 300 calls");
+    assert(t.fired, "the timer never fired while remove() ran");
     const left = listing(root);
     assert(
       left !== null && left.length > 0,
