@@ -5,6 +5,7 @@ import assert, {
   notEqual as assertNotEquals,
 } from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { fds } from "./_sys_backends.ts";
 import process from "node:process";
 import { basename, join } from "node:path";
 import {
@@ -1391,6 +1392,42 @@ Deno.test("copy() of many files honours an abort raised by a timer while it buil
     assert(t.after <= 1, `${t.after} files written after the abort`);
     assertEquals(snapshot(join(dir, "u")), null);
     deepStrictEqual(temps(dir), []);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+Deno.test("a durable copy whose third file fsync fails closes every file it held, synced or not, under both drivers", async () => {
+  // 20 files: one batch of fsyncs, 16 at once under the async driver, so
+  // files 17-20 are never started after the failure and must be closed too.
+  const dir = diskDir();
+  try {
+    Deno.mkdirSync(join(dir, "t"));
+    for (let f = 0; f < 20; f++) {
+      Deno.writeTextFileSync(join(dir, "t", `f${f}`), `${f}`);
+    }
+    for (const driver of ["async", "sync"]) {
+      const before = fds();
+      let fileSyncs = 0;
+      const failed = await onEverySysCall((c) => {
+        if (isFileFsync(c) && ++fileSyncs === 3) {
+          throw Object.assign(new Error("injected EIO"), { code: "EIO" });
+        }
+      }, () =>
+        rejects(
+          driver === "async"
+            ? copy(join(dir, "t"), join(dir, driver))
+            : Promise.resolve().then(() =>
+              copySync(join(dir, "t"), join(dir, driver))
+            ),
+          SafeFsError,
+        ));
+      assert(fileSyncs >= 3, `${driver}: only ${fileSyncs} file fsyncs`);
+      assert(failed.code !== undefined, `${driver}: ${failed.message}`);
+      deepStrictEqual(fds(), before, `${driver}: descriptors left open`);
+      assertEquals(snapshot(join(dir, driver)), null);
+      deepStrictEqual(temps(dir), []);
+    }
   } finally {
     cleanup(dir);
   }
