@@ -152,10 +152,10 @@ function ours(st: Stat): boolean {
  * read (the path backend opens by path) gets owner rwx, once; a transient
  * ESTALE (NFS) is asked again once.
  */
-function listOf(d: Dir, st: Stat): DirEntry[] {
+function* listOf(d: Dir, st: Stat): Gen<DirEntry[]> {
   for (let attempt = 0;; attempt++) {
     try {
-      return sys.list(d);
+      return yield* sys.listAll(d);
     } catch (e) {
       const c = codeOf(e);
       if (attempt > 0 || (c !== "EACCES" && c !== "ESTALE")) throw e;
@@ -169,6 +169,15 @@ function listOf(d: Dir, st: Stat): DirEntry[] {
       }
     }
   }
+}
+
+/** A subdirectory opened and checked by `entry`, to list and enter. */
+interface Child {
+  dir: Dir;
+  name: string;
+  st: Stat;
+  token: number;
+  path: string;
 }
 
 class Deleter {
@@ -276,8 +285,11 @@ class Deleter {
     }
   }
 
-  /** Handles one listed entry of the deepest frame. */
-  entry(f: DFrame, e: DirEntry): void {
+  /**
+   * Handles one listed entry of the deepest frame: a subdirectory is opened
+   * and returned (to {@linkcode Deleter.enter}), anything else unlinked.
+   */
+  entry(f: DFrame, e: DirEntry): Child | null {
     const path = under(f.path, e.name);
     const guard = this.o.guard;
     const token = guard === undefined ? -1 : (e as PlannedEntry).token;
@@ -288,7 +300,7 @@ class Deleter {
         try {
           st = sys.statAt(f.dir!, e.name);
         } catch (err) {
-          if (isGone(err)) return;
+          if (isGone(err)) return null;
           throw err;
         }
         kind = st.kind;
@@ -296,54 +308,61 @@ class Deleter {
       if (guard !== undefined && !guard.unchanged(token, st!)) {
         this.report.changed.push(path);
         f.kept = true;
-        return;
+        return null;
       }
       if (kind !== "dir") {
-        if (this.unlink(f.dir!, f, e.name, path) === "ok") return;
+        if (this.unlink(f.dir!, f, e.name, path) === "ok") return null;
         continue; // It is a directory now: look again.
       }
       if (st!.dev !== f.dev || (st!.attrs & ATTR_MOUNT_ROOT) !== 0) {
         if (this.o.oneFileSystem) {
           this.report.mounts.push(path);
           f.kept = true;
-          return;
+          return null;
         }
       }
       const d = this.openChild(f, e.name, st!);
-      if (d === "gone") return;
+      if (d === "gone") return null;
       if (d === "changed") continue;
-      let list: DirEntry[] = [];
-      try {
-        if (guard === undefined) list = listOf(d, st!);
-      } catch (err) {
-        sys.close(d);
-        if (isGone(err)) return; // removed by another deleter meanwhile
-        throw err;
-      }
-      if (this.isLeaf(f, e.name, list)) {
-        sys.close(d);
-        (f.leaves ??= []).push({ name: e.name, entries: list.length });
-        return;
-      }
-      this.chain.push({
-        dir: d,
-        name: e.name,
-        dev: st!.dev,
-        ino: st!.ino,
-        token,
-        path,
-        list,
-        i: 0,
-        more: guard?.planned(token),
-        kept: false,
-        chmodded: false,
-      });
-      return;
+      return { dir: d, name: e.name, st: st!, token, path };
     }
     throw new SourceChangedError(
       `Cannot ${this.o.op} '${path}': it keeps changing between a file and a directory; stopped`,
       { code: "ESRCCHANGED", op: this.o.op, path },
     );
+  }
+
+  /**
+   * Lists subdirectory `c` of frame `f` (unless guarded: its planned
+   * entries come in parts) and enters it, or hands it to `f`'s leaves.
+   */
+  *enter(f: DFrame, c: Child): Gen<void> {
+    let list: DirEntry[] = [];
+    try {
+      if (this.o.guard === undefined) list = yield* listOf(c.dir, c.st);
+    } catch (err) {
+      sys.close(c.dir);
+      if (isGone(err)) return; // removed by another deleter meanwhile
+      throw err;
+    }
+    if (this.isLeaf(f, c.name, list)) {
+      sys.close(c.dir);
+      (f.leaves ??= []).push({ name: c.name, entries: list.length });
+      return;
+    }
+    this.chain.push({
+      dir: c.dir,
+      name: c.name,
+      dev: c.st.dev,
+      ino: c.st.ino,
+      token: c.token,
+      path: c.path,
+      list,
+      i: 0,
+      more: this.o.guard?.planned(c.token),
+      kept: false,
+      chmodded: false,
+    });
   }
 
   /**
@@ -464,6 +483,13 @@ class Deleter {
         { code: "ESRCCHANGED", op: this.o.op, path },
       );
     }
+    let list: DirEntry[] = [];
+    try {
+      if (this.o.guard === undefined) list = yield* listOf(root, st);
+    } catch (e) {
+      sys.close(root);
+      throw e;
+    }
     this.chain.push({
       dir: root,
       name,
@@ -471,7 +497,7 @@ class Deleter {
       ino: st.ino,
       token: this.o.guard?.root ?? -1,
       path,
-      list: this.o.guard === undefined ? listOf(root, st) : [],
+      list,
       i: 0,
       more: this.o.guard?.planned(this.o.guard.root),
       kept: false,
@@ -485,7 +511,8 @@ class Deleter {
           f.list[f.i++] = undefined as unknown as DirEntry;
           if (paceAt(++this.#entries)) yield PACE;
           this.tick(f.path);
-          this.entry(f, e);
+          const child = this.entry(f, e);
+          if (child !== null) yield* this.enter(f, child);
           continue;
         }
         if (f.more !== undefined) {

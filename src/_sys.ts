@@ -34,7 +34,8 @@ import type {
 } from "./_sys_types.ts";
 import { createPathBackend } from "./_sys_path.ts";
 import { createFfiBackend } from "./_sys_ffi.ts";
-import { listAll } from "./_sys_types.ts";
+import { listAll, listAllAsync } from "./_sys_types.ts";
+import { type Gen, heavy } from "./_run.ts";
 
 export type {
   Backend,
@@ -296,23 +297,39 @@ export const sys = {
       }),
       () => B.tryStatAt(dir, name, follow),
     ),
-  /** The entries of a directory (no `.`/`..`), unsorted. */
+  /**
+   * The entries of a directory (no `.`/`..`), unsorted, by one hooked
+   * `list` call. In an engine, {@linkcode sys.listAll} instead.
+   */
   list: (dir: Dir): DirEntry[] =>
     run(() => ({ op: "list", path: dir.path }), () => listAll(B, dir)),
   /**
-   * The listing of `dir` in parts of a few thousand entries (each part read
-   * by one hooked `list` call): a directory of 200,000 entries is never held
-   * whole. Read it to its end (or drop it) before listing `dir` again.
+   * {@linkcode sys.list} for engines: where the backend has an off-thread
+   * form of its listing (the path backend, which streams a big directory
+   * instead of reading it whole), the async driver awaits that.
    */
-  *listParts(dir: Dir): Generator<DirEntry[]> {
-    for (let first = true;; first = false) {
-      const part = run(
-        () => ({ op: "list", path: dir.path }),
-        () => B.listPart(dir, first),
-      );
-      if (part === null) return;
-      yield part;
-    }
+  *listAll(dir: Dir): Gen<DirEntry[]> {
+    const call = (): SysCall => ({ op: "list", path: dir.path });
+    if (B.listPartAsync === undefined) return run(call, () => listAll(B, dir));
+    return yield* heavy(
+      () => run(call, () => listAll(B, dir)),
+      () => runAsync(call, () => listAllAsync(B, dir)),
+    );
+  },
+  /**
+   * The next part of `dir`'s listing (from its start when `first`), or null
+   * past its end, by one hooked `list` call: a directory of 200,000 entries
+   * is never held whole. Where the backend has an off-thread form (the path
+   * backend, for big directories), the async driver awaits that. Read a
+   * listing to its end, or close `dir`, before listing `dir` again.
+   */
+  *listPart(dir: Dir, first: boolean): Gen<DirEntry[] | null> {
+    const call = (): SysCall => ({ op: "list", path: dir.path });
+    const sync = (): DirEntry[] | null =>
+      run(call, () => B.listPart(dir, first));
+    const async = B.listPartAsync?.bind(B);
+    if (async === undefined) return sync();
+    return yield* heavy(sync, () => runAsync(call, () => async(dir, first)));
   },
   /** Opens `name` in `dir` as a file, never following a symlink. */
   openAt: (dir: Dir, name: string, flags: OpenFlags): File =>

@@ -229,6 +229,13 @@ export interface Backend {
    * again. The whole listing is {@linkcode listAll}.
    */
   listPart(dir: Dir, first: boolean): DirEntry[] | null;
+  /**
+   * `listPart` off the main thread, where a backend's listing would
+   * otherwise be read whole: the path backend reads a big directory an
+   * entry at a time from Deno's async iterator (and a small one whole). The
+   * ffi backend has none: its `listPart` reads a part at a time already.
+   */
+  listPartAsync?(dir: Dir, first: boolean): Promise<DirEntry[] | null>;
   /** Opens `name` in `dir` as a file (never a directory: EISDIR). */
   openAt(dir: Dir, name: string, flags: OpenFlags): File;
   /** mkdirat (the umask applies). */
@@ -385,6 +392,21 @@ export function listAll(b: Backend, dir: Dir): DirEntry[] {
   const out: DirEntry[] = [];
   for (let first = true;; first = false) {
     const part = b.listPart(dir, first);
+    if (part === null) return out;
+    for (const e of part) out.push(e);
+  }
+}
+
+/**
+ * Every entry of `dir`, from `listPartAsync` (which `b` must have).
+ *
+ * @param b The backend.
+ * @param dir The directory, open.
+ */
+export async function listAllAsync(b: Backend, dir: Dir): Promise<DirEntry[]> {
+  const out: DirEntry[] = [];
+  for (let first = true;; first = false) {
+    const part = await b.listPartAsync!(dir, first);
     if (part === null) return out;
     for (const e of part) out.push(e);
   }

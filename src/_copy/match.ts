@@ -48,12 +48,12 @@ export function* matchListing(
   const seen = new Uint8Array(children.count);
   const skipped = p.skipped.get(d);
   let found = 0;
-  let later = false;
-  for (const part of sys.listParts(dir)) {
+  for (let first = true;; first = false) {
+    const part = yield* sys.listPart(dir, first);
+    if (part === null) break;
     // A pacing point between the parts of a big directory (the walks
     // pace once per directory themselves).
-    if (later) yield PACE;
-    later = true;
+    if (!first) yield PACE;
     for (const e of part) {
       const i = children.find(e.name);
       if (i >= 0) {

@@ -208,12 +208,12 @@ export function* planTree(
         canRemoveFrom(chain.dir, dirPath, p.uid[d], p.mode[d], o.op);
       }
       p.beginChildren(d);
-      let later = false;
-      for (const part of sys.listParts(chain.dir)) {
+      for (let first = true;; first = false) {
+        const part = yield* sys.listPart(chain.dir, first);
+        if (part === null) break;
         // A pacing point between the parts of a big directory (one per
         // directory is at the top of the loop).
-        if (later) yield PACE;
-        later = true;
+        if (!first) yield PACE;
         p.reserve(part.length);
         yield* planEntries(w, d, part, dirPath);
       }
