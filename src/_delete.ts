@@ -36,6 +36,7 @@
  */
 import { type Dir, type DirEntry, feat, type Stat, sys } from "./_sys.ts";
 import { ATTR_MOUNT_ROOT } from "./_sys_types.ts";
+import { DirList, kindByte } from "./_dir_list.ts";
 import { Chain, type Frame } from "./_chain.ts";
 import { each, type Gen, PACE, paceAt } from "./_run.ts";
 import { under } from "./_path.ts";
@@ -106,7 +107,7 @@ interface DFrame extends Frame {
   token: number;
   path: string;
   /** The entries to handle (the listing, or the current part of the planned ones). */
-  list: DirEntry[];
+  list: Entries;
   i: number;
   /** The next part of the planned entries (guarded removals). */
   more?: () => DirEntry[] | null;
@@ -152,10 +153,10 @@ function ours(st: Stat): boolean {
  * read (the path backend opens by path) gets owner rwx, once; a transient
  * ESTALE (NFS) is asked again once.
  */
-function* listOf(d: Dir, st: Stat): Gen<DirEntry[]> {
+function* listOf(d: Dir, st: Stat): Gen<DirList> {
   for (let attempt = 0;; attempt++) {
     try {
-      return yield* sys.listAll(d);
+      return yield* sys.listWhole(d);
     } catch (e) {
       const c = codeOf(e);
       if (attempt > 0 || (c !== "EACCES" && c !== "ESTALE")) throw e;
@@ -178,6 +179,19 @@ interface Child {
   st: Stat;
   token: number;
   path: string;
+}
+
+/** A frame's entries: a listing, or a part of the planned entries. */
+type Entries = DirEntry[] | DirList;
+
+const DIR_BYTE = kindByte("dir");
+
+/** Entry k of `l`; an object in a part is let go of once taken. */
+function entryAt(l: Entries, k: number): DirEntry {
+  if (l instanceof DirList) return l.get(k);
+  const e = l[k];
+  l[k] = undefined as unknown as DirEntry;
+  return e;
 }
 
 class Deleter {
@@ -337,7 +351,7 @@ class Deleter {
    * entries come in parts) and enters it, or hands it to `f`'s leaves.
    */
   *enter(f: DFrame, c: Child): Gen<void> {
-    let list: DirEntry[] = [];
+    let list: Entries = [];
     try {
       if (this.o.guard === undefined) list = yield* listOf(c.dir, c.st);
     } catch (err) {
@@ -374,10 +388,14 @@ class Deleter {
    * checks every entry). What this gives up: a file created in it after it
    * was listed is removed with it instead of being reported.
    */
-  isLeaf(f: DFrame, name: string, list: DirEntry[]): boolean {
+  isLeaf(f: DFrame, name: string, list: Entries): boolean {
     if (!feat.removeLeaf || this.o.guard !== undefined) return false;
     if (list.length < LEAF_MIN || f.noLeaf?.has(name)) return false;
-    for (const e of list) if (e.kind === null || e.kind === "dir") return false;
+    if (!(list instanceof DirList)) return false;
+    for (let k = 0; k < list.length; k++) {
+      const b = list.kindByte(k);
+      if (b === 0 || b === DIR_BYTE) return false;
+    }
     return true;
   }
 
@@ -483,7 +501,7 @@ class Deleter {
         { code: "ESRCCHANGED", op: this.o.op, path },
       );
     }
-    let list: DirEntry[] = [];
+    let list: Entries = [];
     try {
       if (this.o.guard === undefined) list = yield* listOf(root, st);
     } catch (e) {
@@ -507,8 +525,7 @@ class Deleter {
       while (this.chain.depth > 0) {
         const f = this.chain.top;
         if (f.i < f.list.length) {
-          const e = f.list[f.i];
-          f.list[f.i++] = undefined as unknown as DirEntry;
+          const e = entryAt(f.list, f.i++);
           if (paceAt(++this.#entries)) yield PACE;
           this.tick(f.path);
           const child = this.entry(f, e);

@@ -34,7 +34,8 @@ import type {
 } from "./_sys_types.ts";
 import { createPathBackend } from "./_sys_path.ts";
 import { createFfiBackend } from "./_sys_ffi.ts";
-import { listAll, listAllAsync } from "./_sys_types.ts";
+import { listAll, listWhole, listWholeAsync } from "./_sys_types.ts";
+import type { DirList } from "./_dir_list.ts";
 import { type Gen, heavy } from "./_run.ts";
 
 export type {
@@ -299,21 +300,23 @@ export const sys = {
     ),
   /**
    * The entries of a directory (no `.`/`..`), unsorted, by one hooked
-   * `list` call. In an engine, {@linkcode sys.listAll} instead.
+   * `list` call. In an engine, {@linkcode sys.listWhole} instead.
    */
   list: (dir: Dir): DirEntry[] =>
     run(() => ({ op: "list", path: dir.path }), () => listAll(B, dir)),
   /**
-   * {@linkcode sys.list} for engines: where the backend has an off-thread
+   * {@linkcode sys.list} for engines, held compactly (a listing of 200,000
+   * entries is not 200,000 objects). Where the backend has an off-thread
    * form of its listing (the path backend, which streams a big directory
    * instead of reading it whole), the async driver awaits that.
    */
-  *listAll(dir: Dir): Gen<DirEntry[]> {
+  *listWhole(dir: Dir): Gen<DirList> {
     const call = (): SysCall => ({ op: "list", path: dir.path });
-    if (B.listPartAsync === undefined) return run(call, () => listAll(B, dir));
+    const sync = (): DirList => run(call, () => listWhole(B, dir));
+    if (B.listPartAsync === undefined) return sync();
     return yield* heavy(
-      () => run(call, () => listAll(B, dir)),
-      () => runAsync(call, () => listAllAsync(B, dir)),
+      sync,
+      () => runAsync(call, () => listWholeAsync(B, dir)),
     );
   },
   /**

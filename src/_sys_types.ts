@@ -24,6 +24,8 @@
  * @module
  */
 
+import { DirList } from "./_dir_list.ts";
+
 /** The type of a filesystem object. */
 export type Kind =
   | "file"
@@ -383,13 +385,14 @@ export class ErrnoError extends Error {
 }
 
 /**
- * Every entry of `dir` (its parts from `listPart`, read to the end).
+ * Every entry of `dir` (its parts from `listPart`, read to the end), held
+ * compactly.
  *
  * @param b The backend.
  * @param dir The directory, open.
  */
-export function listAll(b: Backend, dir: Dir): DirEntry[] {
-  const out: DirEntry[] = [];
+export function listWhole(b: Backend, dir: Dir): DirList {
+  const out = new DirList();
   for (let first = true;; first = false) {
     const part = b.listPart(dir, first);
     if (part === null) return out;
@@ -398,16 +401,27 @@ export function listAll(b: Backend, dir: Dir): DirEntry[] {
 }
 
 /**
- * Every entry of `dir`, from `listPartAsync` (which `b` must have).
+ * {@linkcode listWhole} from `listPartAsync` (which `b` must have).
  *
  * @param b The backend.
  * @param dir The directory, open.
  */
-export async function listAllAsync(b: Backend, dir: Dir): Promise<DirEntry[]> {
-  const out: DirEntry[] = [];
+export async function listWholeAsync(b: Backend, dir: Dir): Promise<DirList> {
+  const out = new DirList();
   for (let first = true;; first = false) {
     const part = await b.listPartAsync!(dir, first);
     if (part === null) return out;
     for (const e of part) out.push(e);
   }
+}
+
+/**
+ * Every entry of `dir`, as objects.
+ *
+ * @param b The backend.
+ * @param dir The directory, open.
+ */
+export function listAll(b: Backend, dir: Dir): DirEntry[] {
+  const l = listWhole(b, dir);
+  return Array.from({ length: l.length }, (_, k) => l.get(k));
 }

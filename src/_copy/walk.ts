@@ -707,12 +707,16 @@ export function* verifyCopy(
     // The listing's own inode numbers (d_ino) settle most entries without
     // a stat each; a mismatch (overlayfs may number them differently) is
     // looked at with statAt once the names are known to match.
-    const unsure: number[] = [];
+    // A flag per child, not a list of indexes: on the path backend (no
+    // d_ino) every child is unsure, and an array grown to 200,000 numbers
+    // was copied at each growth, all of it alive.
+    const f = p.firstOf(d);
+    const unsure = new Uint8Array(p.countOf(d));
     const cmp = yield* matchListing(p, d, dir, false, (i, e) => {
       if (
         e.ino === undefined || e.ino !== p.copyIno[i] || e.kind === null ||
         KINDS_BY_NAME[e.kind] !== p.kind[i]
-      ) unsure.push(i);
+      ) unsure[i - f] = 1;
     });
     // Nothing is left out of a copy: a skipped name there is an intruder.
     if (cmp.extra !== undefined || cmp.intruder !== undefined || cmp.missing) {
@@ -723,7 +727,9 @@ export function* verifyCopy(
         published,
       );
     }
-    for (const i of unsure) {
+    for (let k = 0; k < unsure.length; k++) {
+      if (unsure[k] === 0) continue;
+      const i = f + k;
       let st: Stat;
       try {
         st = sys.statAt(dir, p.name(i), false);
