@@ -4,7 +4,15 @@ import assert, {
   equal as assertEquals,
 } from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { copy, move, SafeFsError, SourceChangedError } from "../mod.ts";
+import {
+  copy,
+  move,
+  NotEmptyError,
+  remove,
+  removeSync,
+  SafeFsError,
+  SourceChangedError,
+} from "../mod.ts";
 import { type Dir, type DirEntry, setSysHook, sys } from "../src/_sys.ts";
 import { type Gen, runAsync, runSync } from "../src/_run.ts";
 import {
@@ -18,11 +26,12 @@ import {
 } from "./_helpers.ts";
 import { files } from "./_remove_helpers.ts";
 
-// A directory is listed, planned, re-checked and verified a few thousand
-// entries at a time (a directory of 200,000 entries is never held whole):
-// these tests use 5,000 entries, several parts on both backends, and change
-// the tree after the first part.
-const N = 5000;
+// A directory is listed, planned, re-checked and verified a part at a time
+// (a directory of 200,000 entries is never held whole): these tests use
+// 15,000 entries, several parts on both backends and, at 300 KB of
+// directory on tmpfs, a listing the path backend streams under the async
+// driver; they change the tree after the first part.
+const N = 15_000;
 
 /** A directory of `n` files named `file-<k>`. */
 function bigDir(root: string, n = N): void {
@@ -84,9 +93,8 @@ Deno.test("a directory is listed in several parts, each entry once, and a listin
 });
 
 Deno.test("under the async driver, a big directory is listed as it is read, not read whole first", async () => {
-  // 15,000 entries: 300 KB of directory on tmpfs, which the path backend
-  // streams (a whole read of 200,000 entries costs it 160 MiB of heap).
-  const big = 15_000;
+  // A whole read of 200,000 entries costs the path backend 160 MiB of heap.
+  const big = N;
   const dir = shmDir();
   try {
     const src = join(dir, "big");
@@ -117,7 +125,7 @@ Deno.test("under the async driver, a big directory is listed as it is read, not 
   }
 });
 
-Deno.test("copy() of a directory of 5,000 entries copies each once", async () => {
+Deno.test("copy() of a directory of 15,000 entries copies each once", async () => {
   const dir = shmDir();
   try {
     bigDir(join(dir, "big"));
@@ -129,7 +137,7 @@ Deno.test("copy() of a directory of 5,000 entries copies each once", async () =>
   }
 });
 
-Deno.test("copy() of a directory of 5,000 entries notices an entry gained or lost while it copied, and publishes nothing", async () => {
+Deno.test("copy() of a directory of 15,000 entries notices an entry gained or lost while it copied, and publishes nothing", async () => {
   for (const change of ["gained", "lost"] as const) {
     const dir = shmDir();
     try {
@@ -171,7 +179,7 @@ Deno.test("copy() of a directory of 5,000 entries notices an entry gained or los
   }
 });
 
-Deno.test("copy() of a directory of 5,000 entries notices an entry slipped into the copy being built, and publishes nothing", async () => {
+Deno.test("copy() of a directory of 15,000 entries notices an entry slipped into the copy being built, and publishes nothing", async () => {
   const dir = shmDir();
   try {
     const src = join(dir, "big");
@@ -240,4 +248,45 @@ Deno.test({
       cleanup(a, b);
     }
   },
+});
+
+Deno.test("remove() and removeSync() of a directory of 15,000 entries remove each, and one created after the listing is left and named", async () => {
+  for (const driver of ["async", "sync"] as const) {
+    const dir = shmDir();
+    try {
+      const big = join(dir, "big");
+      bigDir(big);
+      await (driver === "async" ? remove(big) : removeSync(big));
+      assertEquals(snapshot(big), null);
+      // The whole listing is read before the first entry is removed: a file
+      // created after it is not removed, and is named.
+      bigDir(big);
+      let created = "";
+      const restore = setSysHook((c) => {
+        if (c.op !== "list" || c.path !== big || created !== "") return;
+        return (err) => {
+          if (err !== null) return;
+          created = join(big, "late");
+          Deno.writeTextFileSync(created, "x");
+        };
+      });
+      try {
+        const e = driver === "async"
+          ? await rejects(remove(big), NotEmptyError, "ENOTEMPTY")
+          : await rejects(
+            Promise.resolve().then(() => removeSync(big)),
+            NotEmptyError,
+            "ENOTEMPTY",
+          );
+        assertEquals(e.path, created);
+      } finally {
+        restore();
+      }
+      deepStrictEqual(Deno.readDirSync(big).toArray().map((x) => x.name), [
+        "late",
+      ]);
+    } finally {
+      cleanup(dir);
+    }
+  }
 });
