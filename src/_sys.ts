@@ -330,9 +330,11 @@ export const sys = {
     const call = (): SysCall => ({ op: "list", path: dir.path });
     const sync = (): DirEntry[] | null =>
       run(call, () => B.listPart(dir, first));
-    const async = B.listPartAsync?.bind(B);
-    if (async === undefined) return sync();
-    return yield* heavy(sync, () => runAsync(call, () => async(dir, first)));
+    if (B.listPartAsync === undefined) return sync();
+    return yield* heavy(
+      sync,
+      () => runAsync(call, () => B.listPartAsync!(dir, first)),
+    );
   },
   /** Opens `name` in `dir` as a file, never following a symlink. */
   openAt: (dir: Dir, name: string, flags: OpenFlags): File =>

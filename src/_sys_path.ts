@@ -321,11 +321,11 @@ function denoKind(e: Deno.DirEntry): number {
 
 /**
  * Directories at least this big (`st_size` when the listing starts: 20
- * bytes an entry on tmpfs, about 27 on ext4) are listed by `listPartAsync` an entry at a time
- * from Deno's async iterator instead of whole. Read whole, a directory of
- * 200,000 entries grew V8's heap by 160 MiB (an object per entry, all alive
- * at once); streamed, by 20. Not smaller ones: each entry streamed is an
- * async call (about 5 µs more than read whole).
+ * bytes an entry on tmpfs, about 27 on ext4) are listed by `listPartAsync`
+ * an entry at a time from Deno's async iterator instead of whole. Read
+ * whole, a directory of 200,000 entries grew the process by 160 MiB (an
+ * object per entry, all alive at once); streamed, by 20. Not smaller ones:
+ * each entry streamed is an async call (about 5 µs more than read whole).
  */
 const STREAM_MIN = 256 * 1024;
 

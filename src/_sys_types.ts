@@ -228,7 +228,7 @@ export interface Backend {
    * particular order (from its start when `first`), or null past its end: a
    * directory of 200,000 entries is read a few thousand at a time instead
    * of held whole. Parts of one listing must be read before `dir` is listed
-   * again. The whole listing is {@linkcode listAll}.
+   * again. The whole listing is {@linkcode listWhole}.
    */
   listPart(dir: Dir, first: boolean): DirEntry[] | null;
   /**
