@@ -153,10 +153,10 @@ function ours(st: Stat): boolean {
  * read (the path backend opens by path) gets owner rwx, once; a transient
  * ESTALE (NFS) is asked again once.
  */
-function* listOf(d: Dir, st: Stat): Gen<DirList> {
+function* listOf(d: Dir, st: Stat, onPart: () => void): Gen<DirList> {
   for (let attempt = 0;; attempt++) {
     try {
-      return yield* sys.listWhole(d);
+      return yield* sys.listWhole(d, onPart);
     } catch (e) {
       const c = codeOf(e);
       if (attempt > 0 || (c !== "EACCES" && c !== "ESTALE")) throw e;
@@ -203,7 +203,8 @@ class Deleter {
     mounts: [],
   };
   readonly chain: Chain<DFrame>;
-  #lastProgress = performance.now();
+  // The first call comes at once (while the root is listed).
+  #lastProgress = -Infinity;
   /** Entries reached, for pacing. */
   #entries = 0;
 
@@ -220,6 +221,11 @@ class Deleter {
         cause: this.o.signal.reason,
       });
     }
+    this.progress(path);
+  }
+
+  /** Calls `onProgress` if `PROGRESS_MS` went by since it was last called. */
+  progress(path: string): void {
     if (this.o.onProgress !== undefined) {
       const now = performance.now();
       if (now - this.#lastProgress >= PROGRESS_MS) {
@@ -227,6 +233,25 @@ class Deleter {
         this.o.onProgress(this.report.removed, path);
       }
     }
+  }
+
+  /**
+   * The listing of `d` (see `listOf`), with progress between its parts: on
+   * the path backend, a directory of 200,000 entries takes 1.5 s to list.
+   * An `onProgress` that throws there is thrown once the listing is read.
+   */
+  *list(d: Dir, st: Stat, path: string): Gen<DirList> {
+    let failed: { error: unknown } | null = null;
+    const list = yield* listOf(d, st, () => {
+      if (failed !== null) return;
+      try {
+        this.progress(path);
+      } catch (error) {
+        failed = { error };
+      }
+    });
+    if (failed !== null) throw (failed as { error: unknown }).error;
+    return list;
   }
 
   /** Gives the frame's directory owner rwx (once); false if that failed. */
@@ -353,7 +378,9 @@ class Deleter {
   *enter(f: DFrame, c: Child): Gen<void> {
     let list: Entries = [];
     try {
-      if (this.o.guard === undefined) list = yield* listOf(c.dir, c.st);
+      if (this.o.guard === undefined) {
+        list = yield* this.list(c.dir, c.st, c.path);
+      }
     } catch (err) {
       sys.close(c.dir);
       if (isGone(err)) return; // removed by another deleter meanwhile
@@ -503,7 +530,7 @@ class Deleter {
     }
     let list: Entries = [];
     try {
-      if (this.o.guard === undefined) list = yield* listOf(root, st);
+      if (this.o.guard === undefined) list = yield* this.list(root, st, path);
     } catch (e) {
       sys.close(root);
       throw e;

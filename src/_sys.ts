@@ -308,15 +308,16 @@ export const sys = {
    * {@linkcode sys.list} for engines, held compactly (a listing of 200,000
    * entries is not 200,000 objects). Where the backend has an off-thread
    * form of its listing (the path backend, which streams a big directory
-   * instead of reading it whole), the async driver awaits that.
+   * instead of reading it whole), the async driver awaits that. `onPart`
+   * is called between parts (it must not throw).
    */
-  *listWhole(dir: Dir): Gen<DirList> {
+  *listWhole(dir: Dir, onPart?: () => void): Gen<DirList> {
     const call = (): SysCall => ({ op: "list", path: dir.path });
-    const sync = (): DirList => run(call, () => listWhole(B, dir));
+    const sync = (): DirList => run(call, () => listWhole(B, dir, onPart));
     if (B.listPartAsync === undefined) return sync();
     return yield* heavy(
       sync,
-      () => runAsync(call, () => listWholeAsync(B, dir)),
+      () => runAsync(call, () => listWholeAsync(B, dir, onPart)),
     );
   },
   /**

@@ -390,13 +390,19 @@ export class ErrnoError extends Error {
  *
  * @param b The backend.
  * @param dir The directory, open.
+ * @param onPart Called after each part.
  */
-export function listWhole(b: Backend, dir: Dir): DirList {
+export function listWhole(
+  b: Backend,
+  dir: Dir,
+  onPart?: () => void,
+): DirList {
   const out = new DirList();
   for (let first = true;; first = false) {
     const part = b.listPart(dir, first);
     if (part === null) return out;
     for (const e of part) out.push(e);
+    onPart?.();
   }
 }
 
@@ -405,13 +411,19 @@ export function listWhole(b: Backend, dir: Dir): DirList {
  *
  * @param b The backend.
  * @param dir The directory, open.
+ * @param onPart Called after each part.
  */
-export async function listWholeAsync(b: Backend, dir: Dir): Promise<DirList> {
+export async function listWholeAsync(
+  b: Backend,
+  dir: Dir,
+  onPart?: () => void,
+): Promise<DirList> {
   const out = new DirList();
   for (let first = true;; first = false) {
     const part = await b.listPartAsync!(dir, first);
     if (part === null) return out;
     for (const e of part) out.push(e);
+    onPart?.();
   }
 }
 

@@ -290,3 +290,36 @@ Deno.test("remove() and removeSync() of a directory of 15,000 entries remove eac
     }
   }
 });
+
+Deno.test("remove() and removeSync() report progress while a directory of 15,000 entries is being listed, before anything is removed", async () => {
+  for (const driver of ["async", "sync"] as const) {
+    const dir = shmDir();
+    try {
+      const big = join(dir, "big");
+      bigDir(big);
+      const seen: number[] = [];
+      let duringListing = -1;
+      const restore = setSysHook((c) => {
+        if (c.op !== "list" || c.path !== big || duringListing !== -1) return;
+        return () => {
+          duringListing = seen.length;
+        };
+      });
+      try {
+        const onProgress = (p: { entriesRemoved: number }): void => {
+          seen.push(p.entriesRemoved);
+        };
+        await (driver === "async"
+          ? remove(big, { onProgress })
+          : removeSync(big, { onProgress }));
+      } finally {
+        restore();
+      }
+      assert(duringListing > 0, `${driver}: no progress while listing`);
+      assertEquals(seen[0], 0);
+      assertEquals(seen.at(-1), N + 1);
+    } finally {
+      cleanup(dir);
+    }
+  }
+});
