@@ -285,6 +285,7 @@ class FfiBackend implements Backend {
       // Deno's own remove reaches a held directory through /proc/self/fd
       // only under --allow-all.
       removeLeaf: allGranted(),
+      syncListsInParts: true,
       maxPath: Infinity,
     };
   }

@@ -462,6 +462,7 @@ export function createPathBackend(): Backend {
       syncfs: false,
       lock: true,
       removeLeaf: true,
+      syncListsInParts: false,
       maxPath: 4095,
     },
 

@@ -180,6 +180,12 @@ export interface BackendFeatures {
   lock: boolean;
   /** `removeLeaf` works (the deletion engine may hand it whole directories of files). */
   removeLeaf: boolean;
+  /**
+   * `listPart` reads a part at a time (false: it cuts its parts from a
+   * listing read whole, and only `listPartAsync` reads a big directory as it
+   * goes).
+   */
+  syncListsInParts: boolean;
   /** Longest path a call can take (Infinity when calls are relative to descriptors). */
   maxPath: number;
 }
