@@ -142,7 +142,15 @@ export function* sweepDir(
 ): Gen<SweepResult> {
   const op = "sweep";
   {
-    const names = sys.list(dir).map((e) => e.name).filter(isTempName).sort();
+    // The listing is held compactly (and read as it goes where the backend
+    // can): the directory may hold 200,000 entries that are not temps.
+    const listing = yield* sys.listWhole(dir);
+    const names: string[] = [];
+    for (let k = 0; k < listing.length; k++) {
+      const name = listing.name(k);
+      if (isTempName(name)) names.push(name);
+    }
+    names.sort();
     const now = Date.now();
     const removed: string[] = [];
     const live: string[] = [];

@@ -13,7 +13,9 @@ import {
   removeSync,
   SafeFsError,
   SourceChangedError,
+  sweep,
 } from "../mod.ts";
+import { tempName } from "../src/_temp.ts";
 import { type Dir, type DirEntry, setSysHook, sys } from "../src/_sys.ts";
 import { type Gen, runAsync, runSync } from "../src/_run.ts";
 import {
@@ -333,5 +335,20 @@ Deno.test("remove() and removeSync() report progress while a directory of 15,000
     } finally {
       cleanup(dir);
     }
+  }
+});
+
+Deno.test("sweep() finds the temps among the 15,000 entries of a directory and leaves every other entry", async () => {
+  const dir = shmDir();
+  try {
+    const big = join(dir, "big");
+    bigDir(big);
+    const stale = ["a", "b", "c"].map((n) => tempName(n));
+    files(big, ...stale);
+    const r = await sweep(big, { olderThan: 0 });
+    deepStrictEqual(r.removed, stale.map((n) => join(big, n)).sort());
+    assertEquals(Deno.readDirSync(big).toArray().length, N);
+  } finally {
+    cleanup(dir);
   }
 });
