@@ -352,3 +352,22 @@ Deno.test("sweep() finds the temps among the 15,000 entries of a directory and l
     cleanup(dir);
   }
 });
+
+Deno.test("move() within a filesystem of a directory of 15,000 entries is a rename; without RENAME_NOREPLACE it is published by a check, and an empty directory by a claim", async () => {
+  const dir = shmDir();
+  try {
+    const big = join(dir, "big");
+    bigDir(big);
+    const noReplace = backendInfo().noReplace;
+    const r = await move(big, join(dir, "moved"));
+    // A claim would show an empty directory at the destination for an
+    // instant, which is not the whole content of this one.
+    assertEquals(r.publish, noReplace ? "noreplace" : "checked");
+    assertEquals(Deno.readDirSync(join(dir, "moved")).toArray().length, N);
+    Deno.mkdirSync(join(dir, "empty"));
+    const e = await move(join(dir, "empty"), join(dir, "moved-empty"));
+    assertEquals(e.publish, noReplace ? "noreplace" : "claim");
+  } finally {
+    cleanup(dir);
+  }
+});
