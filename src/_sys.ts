@@ -334,7 +334,7 @@ export const sys = {
     if (B.listPartAsync === undefined) return sync();
     return yield* heavy(
       sync,
-      () => runAsync(call, () => B.listPartAsync!(dir, first)),
+      () => runAsync(call, () => B.listPartAsync!(dir, first, false)),
     );
   },
   /** Opens `name` in `dir` as a file, never following a symlink. */

@@ -320,12 +320,17 @@ function denoKind(e: Deno.DirEntry): number {
 }
 
 /**
- * Directories at least this big (`st_size` when the listing starts: 20
- * bytes an entry on tmpfs, about 27 on ext4) are listed by `listPartAsync`
- * an entry at a time from Deno's async iterator instead of whole. Read
- * whole, a directory of 200,000 entries grew the process by 160 MiB (an
- * object per entry, all alive at once); streamed, by 20. Not smaller ones:
- * each entry streamed is an async call (about 5 µs more than read whole).
+ * `listPartAsync` reads a listing an entry at a time from Deno's async
+ * iterator instead of whole. Read whole, a directory of 200,000 entries
+ * grew the process by 160 MiB (an object per entry, all alive at once);
+ * streamed, by 20. A listing read in parts (the walks, the re-check and
+ * the verifies) is always streamed: Deno's objects for a directory of
+ * 1,000 entries, alive at a young-generation collection, were what grew
+ * V8's heap most in a move of 200,000 files (130-147 MiB read whole,
+ * 121-134 streamed). A listing kept whole (removals, sweeps) is streamed
+ * from this size (`st_size` when the listing starts: 20 bytes an entry on
+ * tmpfs, about 27 on ext4): each entry streamed is an async call, about 5 µs
+ * more than read whole, which `remove()` of many small directories feels.
  */
 const STREAM_MIN = 256 * 1024;
 
@@ -351,18 +356,22 @@ function endStream(d: PathDir): void {
 }
 
 /**
- * The next part of `d`'s listing for the async driver: streamed when the
- * directory is big (see `STREAM_MIN`), else read whole by `listPart`.
+ * The next part of `d`'s listing for the async driver: streamed unless the
+ * caller keeps it whole and the directory is small (see `STREAM_MIN`),
+ * else read whole by `listPart`.
  */
 async function streamPart(
   d: PathDir,
   first: boolean,
+  whole: boolean,
   listPart: (d: PathDir, first: boolean) => DirEntry[] | null,
 ): Promise<DirEntry[] | null> {
   if (first) {
     endStream(d);
-    const i = d.follow ? Deno.statSync(d.path) : Deno.lstatSync(d.path);
-    if (i.size >= STREAM_MIN) {
+    const i = whole
+      ? (d.follow ? Deno.statSync(d.path) : Deno.lstatSync(d.path))
+      : null;
+    if (i === null || i.size >= STREAM_MIN) {
       streams.set(d, Deno.readDir(d.path)[Symbol.asyncIterator]());
     }
   }
@@ -539,8 +548,8 @@ export function createPathBackend(): Backend {
       if (end === n) listings.set(d, DONE);
       return out;
     },
-    listPartAsync: (dir, first) =>
-      streamPart(dir as PathDir, first, backend.listPart),
+    listPartAsync: (dir, first, whole) =>
+      streamPart(dir as PathDir, first, whole, backend.listPart),
     openAt: (dir, name, flags: OpenFlags) => {
       const d = flags.create || flags.write ? check(dir) : (dir as PathDir);
       const p = join(d.path, name);

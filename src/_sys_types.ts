@@ -239,11 +239,17 @@ export interface Backend {
   listPart(dir: Dir, first: boolean): DirEntry[] | null;
   /**
    * `listPart` off the main thread, where a backend's listing would
-   * otherwise be read whole: the path backend reads a big directory an
-   * entry at a time from Deno's async iterator (and a small one whole). The
-   * ffi backend has none: its `listPart` reads a part at a time already.
+   * otherwise be read whole: the path backend reads a directory an entry at
+   * a time from Deno's async iterator. `whole`: the caller keeps every
+   * entry ({@linkcode listWholeAsync}), and only a big directory is read
+   * that way (a small one is read whole: faster). The ffi backend has none:
+   * its `listPart` reads a part at a time already.
    */
-  listPartAsync?(dir: Dir, first: boolean): Promise<DirEntry[] | null>;
+  listPartAsync?(
+    dir: Dir,
+    first: boolean,
+    whole: boolean,
+  ): Promise<DirEntry[] | null>;
   /** Opens `name` in `dir` as a file (never a directory: EISDIR). */
   openAt(dir: Dir, name: string, flags: OpenFlags): File;
   /** mkdirat (the umask applies). */
@@ -426,7 +432,7 @@ export async function listWholeAsync(
 ): Promise<DirList> {
   const out = new DirList();
   for (let first = true;; first = false) {
-    const part = await b.listPartAsync!(dir, first);
+    const part = await b.listPartAsync!(dir, first, true);
     if (part === null) return out;
     for (const e of part) out.push(e);
     onPart?.();
