@@ -82,6 +82,14 @@ function takeLock(
       sys.close(h);
       return "live";
     }
+    // Its operation may have published it (renamed it away) and let go of
+    // its lock between our open and our lock: what we locked must still be
+    // at the name we are about to remove.
+    const still = sys.tryStatAt(dir, name, false);
+    if (still === null || still.dev !== st.dev || still.ino !== st.ino) {
+      sys.close(h);
+      return "gone";
+    }
     return h;
   } catch (e) {
     sys.close(h);
