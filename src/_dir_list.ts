@@ -36,15 +36,24 @@ export function kindByte(kind: Kind | null): number {
   return kind === null ? 0 : KINDS.indexOf(kind);
 }
 
+/** A copy of typed array `a` with room for `cap` elements (`cap` ≥ its length). */
+export function grow<
+  T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array,
+>(
+  a: T,
+  cap: number,
+): T {
+  const b = new (a.constructor as { new (n: number): T })(cap);
+  b.set(a);
+  return b;
+}
+
+/** `a` grown to at least `min` elements, doubling. */
 function grown<T extends Uint8Array | Uint32Array | Float64Array>(
   a: T,
   min: number,
 ): T {
-  const b = new (a.constructor as { new (n: number): T })(
-    Math.max(min, a.length * 2),
-  );
-  b.set(a);
-  return b;
+  return grow(a, Math.max(min, a.length * 2));
 }
 
 /** A directory's listing, whole (see the module doc). */

@@ -3,18 +3,20 @@ import assert from "node:assert/strict";
 import { DirList, kindByte, kindOfByte } from "../src/_dir_list.ts";
 import type { DirEntry, Kind } from "../src/_sys_types.ts";
 
+/** Every type a listing can give. */
+const ALL_KINDS: Kind[] = [
+  "file",
+  "dir",
+  "symlink",
+  "fifo",
+  "socket",
+  "char",
+  "block",
+  "unknown",
+];
+
 Deno.test("a compact listing gives back every entry as it was added, past its first room", () => {
-  const kinds: (Kind | null)[] = [
-    "file",
-    "dir",
-    "symlink",
-    "fifo",
-    "socket",
-    "char",
-    "block",
-    "unknown",
-    null,
-  ];
+  const kinds: (Kind | null)[] = [...ALL_KINDS, null];
   const added: DirEntry[] = [];
   for (let k = 0; k < 5000; k++) {
     const name = k % 7 === 0
@@ -39,16 +41,7 @@ Deno.test("a compact listing gives back every entry as it was added, past its fi
 });
 
 Deno.test("every type has its own byte, and 0 is a type the listing did not give", () => {
-  const all: Kind[] = [
-    "file",
-    "dir",
-    "symlink",
-    "fifo",
-    "socket",
-    "char",
-    "block",
-    "unknown",
-  ];
+  const all = ALL_KINDS;
   const bytes = all.map(kindByte);
   assert.equal(new Set(bytes).size, all.length);
   assert(!bytes.includes(0));

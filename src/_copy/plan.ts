@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { grow } from "../_dir_list.ts";
 import type { Stat } from "../_sys.ts";
 import { decodeUtf8, encodeUtf8 } from "../_utf8.ts";
 
@@ -40,17 +41,6 @@ const KINDS: Record<string, number> = {
 /** The plan kind of a stat, or 0 for a type a copy cannot make. */
 export function planKind(st: Stat): number {
   return KINDS[st.kind] ?? 0;
-}
-
-function grow<
-  T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array,
->(
-  a: T,
-  cap: number,
-): T {
-  const b = new (a.constructor as { new (n: number): T })(cap);
-  b.set(a);
-  return b;
 }
 
 /** The entries of a source tree (see the module doc). */
