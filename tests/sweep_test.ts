@@ -531,3 +531,38 @@ Deno.test("sweep() makes its removals durable with one fsync of the directory, a
     cleanup(w);
   }
 });
+
+Deno.test("sweep() leaves a temp that its operation publishes between sweep's open and sweep's lock, and reports no error", async () => {
+  const w = diskDir();
+  try {
+    const name = temp("racing");
+    mkdirs(w, `${name}/sub`);
+    files(w, `${name}/sub/f`);
+    let published = false;
+    // Right after sweep locked the temp, its operation publishes it (a
+    // rename away) and lets go of its own lock.
+    const restore = setSysHook((c) => {
+      if (c.op !== "lock" || published || !c.path?.endsWith(name)) return;
+      return (err) => {
+        if (err !== null) return;
+        Deno.renameSync(join(w, name), join(w, "published"));
+        published = true;
+      };
+    });
+    let r;
+    try {
+      r = await sweep(w, { olderThan: 0 });
+    } finally {
+      restore();
+    }
+    assert(published, "the operation never published");
+    assert.deepEqual(r.removed, []);
+    assert.deepEqual(listing(w), [
+      "published/",
+      "published/sub/",
+      "published/sub/f",
+    ]);
+  } finally {
+    cleanup(w);
+  }
+});
