@@ -11,6 +11,10 @@
  *   progress callbacks keep working during a long walk;
  * - a {@linkcode Heavy} call (an fsync, a large copy): the async driver runs
  *   its off-thread form and awaits it, the sync driver its blocking form;
+ * - {@linkcode Begin}: a heavy call started now and waited for later (with
+ *   {@linkcode awaited}), so that work which only reads overlaps it: the
+ *   async driver starts its off-thread form and hands back the promise, the
+ *   sync driver runs its blocking form there and then;
  * - {@linkcode Each}: one heavy call per item of a batch (fsyncs, removals);
  *   the async driver runs up to `width` of them at once (they overlap), the
  *   sync driver one after the other. After the first failure no new call
@@ -42,6 +46,13 @@ export interface Heavy<T> {
   async(): Promise<T>;
 }
 
+/** A heavy call started now, its result waited for later. */
+export interface Begin<T> {
+  readonly t: "begin";
+  sync(): T;
+  async(): Promise<T>;
+}
+
 /** Heavy calls over the items `0..count - 1` of a batch, which may overlap. */
 export interface Each {
   readonly t: "each";
@@ -54,7 +65,7 @@ export interface Each {
 }
 
 /** What an engine yields. */
-export type Effect = Pace | Heavy<unknown> | Each;
+export type Effect = Pace | Heavy<unknown> | Begin<unknown> | Each;
 
 /** An engine: a generator of effects returning `T`. */
 export type Gen<T> = Generator<Effect, T, unknown>;
@@ -79,6 +90,19 @@ export function paceAt(k: number): boolean {
 /** Performs `sync` or `async` (whichever the driver runs) and returns its result. */
 export function* heavy<T>(sync: () => T, async: () => Promise<T>): Gen<T> {
   return (yield { t: "heavy", sync, async }) as T;
+}
+
+/**
+ * Starts `async` (async driver) and returns its promise unawaited, or runs
+ * `sync` (sync driver) and returns its result: pass what it returns to
+ * {@linkcode awaited}, also on the way out of a failure, so that nothing
+ * the call uses is closed while it runs.
+ */
+export function* begin<T>(
+  sync: () => T,
+  async: () => Promise<T>,
+): Gen<T | Promise<T>> {
+  return (yield { t: "begin", sync, async }) as T | Promise<T>;
 }
 
 /**
@@ -146,6 +170,11 @@ export async function runAsync<T>(g: Gen<T>): Promise<T> {
         if (pacer.due()) await pacer.yield();
       } else if (eff.t === "heavy") {
         input = await eff.async();
+      } else if (eff.t === "begin") {
+        const started = eff.async();
+        // Its failure is thrown where it is awaited, not reported unhandled.
+        started.catch(() => {});
+        input = started;
       } else {
         await runEach(eff);
       }
@@ -196,7 +225,7 @@ export function runSync<T>(g: Gen<T>): T {
     const eff = r.value;
     input = undefined;
     try {
-      if (eff.t === "heavy") {
+      if (eff.t === "heavy" || eff.t === "begin") {
         input = eff.sync();
       } else if (eff.t === "each") {
         for (let k = 0; k < eff.count; k++) eff.sync(k);

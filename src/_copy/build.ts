@@ -177,6 +177,7 @@ export function* build(
             );
             p.copyIno[i] = r.ino;
             if (r.out !== null) yield* sync.file(r.out);
+            yield* sync.wrote(root);
           }
           meter.tick(path, 0, 1);
         }
@@ -187,14 +188,19 @@ export function* build(
         meter.tick(sPath, 0, 1);
       },
     );
+    // A syncfs runs while the source is re-checked and the copy verified.
+    yield* sync.start(root);
     yield* recheckSource(p, src.dir!, src.path, o);
     yield* verifyCopy(p, root, t.dev, tmpPath, o.op, o.signal);
     if (sync.mode !== "none") meter.enter("sync", src.path);
-    yield* sync.finish(root);
+    yield* sync.finish();
     ok = true;
     return { handle: root, ino: made.ino };
   } finally {
-    if (!ok) sys.close(root);
+    if (!ok) {
+      yield* sync.settle();
+      sys.close(root);
+    }
   }
 }
 

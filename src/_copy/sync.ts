@@ -14,13 +14,16 @@
  *   every directory entry of the copy is on disk. It also waits for other
  *   processes' dirty data on that filesystem, so it is used only for
  *   copies of many entries onto a local filesystem (`chooseDurability`).
+ *   The syncfs starts once everything is written and runs off-thread while
+ *   the source is re-checked and the copy verified (both only read), so
+ *   its wait overlaps them; the copy is published only after it returns 0.
  * - `"none"`: `durable: false`.
  *
  * @module
  */
 import { type Dir, feat, type File, type Handle, sys } from "../_sys.ts";
 import { fsOf, isLocal } from "../_caps.ts";
-import { each, type Gen, heavy } from "../_run.ts";
+import { awaited, begin, each, type Gen, heavy } from "../_run.ts";
 
 /** How a copy is made durable. */
 export type DurableMode = "none" | "each" | "syncfs";
@@ -29,6 +32,12 @@ export type DurableMode = "none" | "each" | "syncfs";
 const BATCH = 64;
 /** fsyncs in flight at once under the async driver. */
 const WIDTH = 16;
+/**
+ * In `"syncfs"` mode under the async driver, a syncfs is started off-thread
+ * after every this many files written (when none is running), so the disk
+ * writes the copy behind the build instead of all of it at the end.
+ */
+const WRITE_BEHIND = 1024;
 /** Entries from which a copy onto a local filesystem is synced with one syncfs. */
 export const SYNCFS_MIN_ENTRIES = 32;
 
@@ -69,6 +78,12 @@ function* fsyncEach(handles: Handle[]): Gen<void> {
 /** Carries out a {@linkcode DurableMode} over one build. */
 export class Syncer {
   #pending: File[] = [];
+  /** The syncfs begun by `start`, until it is waited for. */
+  #started: { result: void | Promise<void> } | null = null;
+  /** Files written since the last write-behind syncfs. */
+  #written = 0;
+  /** The write-behind syncfs running or done, until it is waited for. */
+  #behind: { result: Promise<void>; done: boolean } | null = null;
 
   /** @param mode How the copy is made durable. */
   constructor(readonly mode: DurableMode) {}
@@ -81,6 +96,33 @@ export class Syncer {
     }
     this.#pending.push(f);
     if (this.#pending.length >= BATCH) yield* this.flush();
+  }
+
+  /**
+   * A file of the copy under `root` (open before the first write) is
+   * written, in `"syncfs"` mode: now and then starts a syncfs off-thread
+   * (see `WRITE_BEHIND`). Its failure is thrown by a later call, `finish`
+   * at the latest: since it may have consumed the writeback error the
+   * final syncfs would report.
+   */
+  *wrote(root: Handle): Gen<void> {
+    if (this.mode !== "syncfs" || ++this.#written < WRITE_BEHIND) return;
+    const behind = this.#behind;
+    if (behind !== null) {
+      if (!behind.done) return;
+      this.#behind = null;
+      yield* awaited(behind.result, "syncfs");
+    }
+    this.#written = 0;
+    const result = yield* begin(() => {}, () => sys.syncfsAsync(root));
+    if (result instanceof Promise) {
+      const started = { result, done: false };
+      const settled = (): void => {
+        started.done = true;
+      };
+      result.then(settled, settled);
+      this.#behind = started;
+    }
   }
 
   /** A directory's metadata is final. */
@@ -116,12 +158,48 @@ export class Syncer {
     }
   }
 
-  /** Everything is written: makes it durable (`root`: the copy's root, opened before the writes). */
-  *finish(root: Handle): Gen<void> {
+  /**
+   * Everything is written: starts making it durable where that is one call
+   * (`"syncfs"`, on `root`: the copy's root, opened before the writes).
+   * Then `finish` or, after a failure, `settle`.
+   */
+  *start(root: Handle): Gen<void> {
+    if (this.mode !== "syncfs") return;
+    yield* this.#waitBehind();
+    this.#started = {
+      result: yield* begin(() => sys.syncfs(root), () => sys.syncfsAsync(root)),
+    };
+  }
+
+  /** Makes everything written durable: waits for `start`'s syncfs, or fsyncs what is pending. */
+  *finish(): Gen<void> {
     if (this.mode === "each") yield* this.flush();
-    else if (this.mode === "syncfs") {
-      yield* heavy(() => sys.syncfs(root), () => sys.syncfsAsync(root));
+    const started = this.#started;
+    this.#started = null;
+    if (started !== null) yield* awaited(started.result, "syncfs");
+  }
+
+  /** After a failure: waits for the syncfs calls still running (their results no longer matter). */
+  *settle(): Gen<void> {
+    const started = this.#started;
+    this.#started = null;
+    try {
+      yield* this.#waitBehind();
+    } catch {
+      // The failure being reported is the one that stopped the copy.
     }
+    if (started === null) return;
+    try {
+      yield* awaited(started.result, "syncfs");
+    } catch {
+      // As above.
+    }
+  }
+
+  *#waitBehind(): Gen<void> {
+    const behind = this.#behind;
+    this.#behind = null;
+    if (behind !== null) yield* awaited(behind.result, "syncfs");
   }
 
   /** After a failure: closes what is still held. */
