@@ -1,7 +1,8 @@
 // Copyright 2026 the safefs authors. MIT license.
 // A tree copied in syncfs mode (issue 20): the syncfs runs off-thread while
 // the source is re-checked and the copy verified, and big trees start
-// syncfs calls during the build (write-behind). The copy is published only
+// syncfs calls during the build (write-behind: after every 1,024 files or
+// 64 MiB written). The copy is published only
 // once the last syncfs has returned, and a failure of any of them publishes
 // nothing.
 import assert, { equal as assertEquals } from "node:assert/strict";
@@ -143,6 +144,48 @@ Deno.test({
         ),
         `the source was not re-checked while the last syncfs ran:\n${why}`,
       );
+    } finally {
+      cleanup(dir);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "copy() in syncfs mode of a tree of a few big files starts a write-behind syncfs every 64 MiB written",
+  ignore: !SYNCFS_DISK,
+  fn: async () => {
+    const dir = diskDir();
+    try {
+      // 40 files of 2 MiB: syncfs mode (32 entries or more), far fewer
+      // files than a write-behind interval, 80 MiB in all.
+      const chunk = new Uint8Array(2 << 20).fill(7);
+      Deno.mkdirSync(join(dir, "t"));
+      for (let i = 0; i < 40; i++) {
+        chunk[0] = i;
+        Deno.writeFileSync(
+          join(dir, "t", `f${String(i).padStart(2, "0")}`),
+          chunk,
+        );
+      }
+      const before = snapshot(join(dir, "t"));
+      const { events, result } = await withEvents(() =>
+        copy(join(dir, "t"), join(dir, "c"))
+      );
+      assert(!(result instanceof Error), String(result));
+      assertEquals(
+        JSON.stringify(snapshot(join(dir, "c"))),
+        JSON.stringify(before),
+      );
+      const why = show(events);
+      const started = events.filter((e) => e.call.op === "syncfs" && !e.done);
+      assert(started.length >= 2, `${started.length} syncfs calls:\n${why}`);
+      const at = events.indexOf(started[0]);
+      const createdAfter = events.slice(at).filter((e) =>
+        e.call.op === "openAt" && e.call.how === "create"
+      ).length;
+      // The first one came once 64 MiB (32 files) were written: 8 after it.
+      assertEquals(createdAfter, 8, why);
     } finally {
       cleanup(dir);
     }

@@ -34,10 +34,13 @@ const BATCH = 64;
 const WIDTH = 16;
 /**
  * In `"syncfs"` mode under the async driver, a syncfs is started off-thread
- * after every this many files written (when none is running), so the disk
- * writes the copy behind the build instead of all of it at the end.
+ * once this many files, or `WRITE_BEHIND_BYTES` bytes, have been written
+ * since the last one (when none is running), so the disk writes the copy
+ * behind the build instead of all of it at the end.
  */
 const WRITE_BEHIND = 1024;
+/** See `WRITE_BEHIND`. */
+const WRITE_BEHIND_BYTES = 64 * 1024 * 1024;
 /** Entries from which a copy onto a local filesystem is synced with one syncfs. */
 export const SYNCFS_MIN_ENTRIES = 32;
 
@@ -80,8 +83,9 @@ export class Syncer {
   #pending: File[] = [];
   /** The syncfs begun by `start`, until it is waited for. */
   #started: { result: void | Promise<void> } | null = null;
-  /** Files written since the last write-behind syncfs. */
+  /** Files and bytes written since the last write-behind syncfs. */
   #written = 0;
+  #bytes = 0;
   /** The write-behind syncfs running or done, until it is waited for. */
   #behind: { result: Promise<void>; done: boolean } | null = null;
 
@@ -100,13 +104,17 @@ export class Syncer {
 
   /**
    * A file of the copy under `root` (open before the first write) is
-   * written, in `"syncfs"` mode: now and then starts a syncfs off-thread
-   * (see `WRITE_BEHIND`). Its failure is thrown by a later call, `finish`
-   * at the latest: since it may have consumed the writeback error the
-   * final syncfs would report.
+   * written (`bytes` long): in `"syncfs"` mode, now and then starts a
+   * syncfs off-thread (see `WRITE_BEHIND`). Its failure is thrown by a
+   * later call, `finish` at the latest: since it may have consumed the
+   * writeback error the final syncfs would report.
    */
-  *wrote(root: Handle): Gen<void> {
-    if (this.mode !== "syncfs" || ++this.#written < WRITE_BEHIND) return;
+  *wrote(root: Handle, bytes: number): Gen<void> {
+    if (this.mode !== "syncfs") return;
+    this.#bytes += bytes;
+    if (++this.#written < WRITE_BEHIND && this.#bytes < WRITE_BEHIND_BYTES) {
+      return;
+    }
     const behind = this.#behind;
     if (behind !== null) {
       if (!behind.done) return;
@@ -114,6 +122,7 @@ export class Syncer {
       yield* awaited(behind.result, "syncfs");
     }
     this.#written = 0;
+    this.#bytes = 0;
     const result = yield* begin(() => {}, () => sys.syncfsAsync(root));
     if (result instanceof Promise) {
       const started = { result, done: false };
