@@ -177,7 +177,7 @@ export function* build(
             );
             p.copyIno[i] = r.ino;
             if (r.out !== null) yield* sync.file(r.out);
-            yield* sync.wrote(root, p.size[i]);
+            if (sync.wrote(p.size[i])) yield* sync.behind(root);
           }
           meter.tick(path, 0, 1);
         }

@@ -103,18 +103,24 @@ export class Syncer {
   }
 
   /**
-   * A file of the copy under `root` (open before the first write) is
-   * written (`bytes` long): in `"syncfs"` mode, now and then starts a
-   * syncfs off-thread (see `WRITE_BEHIND`). Its failure is thrown by a
-   * later call, `finish` at the latest: since it may have consumed the
-   * writeback error the final syncfs would report.
+   * A file of the copy (`bytes` long) is written: true when, in `"syncfs"`
+   * mode, a write-behind syncfs is due (see `WRITE_BEHIND`); then call
+   * `behind`. A plain call, made for every file.
    */
-  *wrote(root: Handle, bytes: number): Gen<void> {
-    if (this.mode !== "syncfs") return;
+  wrote(bytes: number): boolean {
+    if (this.mode !== "syncfs") return false;
     this.#bytes += bytes;
-    if (++this.#written < WRITE_BEHIND && this.#bytes < WRITE_BEHIND_BYTES) {
-      return;
-    }
+    return ++this.#written >= WRITE_BEHIND ||
+      this.#bytes >= WRITE_BEHIND_BYTES;
+  }
+
+  /**
+   * Starts a write-behind syncfs on `root` (the copy's root, open before the
+   * first write) off-thread, unless the last one is still running. Its
+   * failure is thrown by a later call, `finish` at the latest: it may have
+   * consumed the writeback error the final syncfs would report.
+   */
+  *behind(root: Handle): Gen<void> {
     const behind = this.#behind;
     if (behind !== null) {
       if (!behind.done) return;
