@@ -9,7 +9,7 @@ import assert, { equal as assertEquals } from "node:assert/strict";
 import { join } from "node:path";
 import { copy } from "../src/copy.ts";
 import { move } from "../src/move.ts";
-import { SafeFsError } from "../src/errors.ts";
+import { AbortedError, SafeFsError } from "../src/errors.ts";
 import { setSysHook, type SysCall } from "../src/_sys.ts";
 import {
   cleanup,
@@ -276,6 +276,62 @@ Deno.test({
       );
     } finally {
       cleanup(a, b);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "copy() in syncfs mode aborted while a write-behind syncfs runs throws AbortedError, and removes its temp only once that syncfs has returned",
+  ignore: !SYNCFS_DISK,
+  fn: async () => {
+    const dir = diskDir();
+    try {
+      bigTree(join(dir, "t"), BIG);
+      const before = snapshot(join(dir, "t"));
+      const ac = new AbortController();
+      const events: Event[] = [];
+      const restore = setSysHook((call) => {
+        events.push({ call });
+        if (call.op !== "syncfs") return;
+        ac.abort();
+        return () => events.push({ call, done: true });
+      });
+      let result: unknown;
+      try {
+        result = await copy(join(dir, "t"), join(dir, "c"), {
+          signal: ac.signal,
+        });
+      } catch (e) {
+        result = e;
+      } finally {
+        restore();
+      }
+      const why = show(events);
+      assert(result instanceof AbortedError, `${String(result)}\n${why}`);
+      const started = events.findIndex((e) => e.call.op === "syncfs");
+      const done = events.findIndex((e) => e.call.op === "syncfs" && e.done);
+      assert(started >= 0 && done > started, why);
+      // It was a write-behind syncfs: the build was not finished.
+      const created = events.slice(0, started).filter((e) =>
+        e.call.op === "openAt" && e.call.how === "create"
+      ).length;
+      assert(created < BIG, `${created} files created before it:\n${why}`);
+      const removal = events.findIndex((e) =>
+        ["unlinkAt", "rmdirAt", "removeLeaf"].includes(e.call.op)
+      );
+      assert(
+        removal > done,
+        `the temp was removed while the syncfs ran:\n${why}`,
+      );
+      assertEquals(snapshot(join(dir, "c")), null);
+      assertEquals(temps(dir).length, 0, `temps left: ${temps(dir)}`);
+      assertEquals(
+        JSON.stringify(snapshot(join(dir, "t"))),
+        JSON.stringify(before),
+      );
+    } finally {
+      cleanup(dir);
     }
   },
 });
