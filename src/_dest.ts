@@ -18,6 +18,19 @@ import {
 } from "./errors.ts";
 import { kindName } from "./_copy/walk.ts";
 
+/**
+ * True when `name` in `dir` is (not followed) the inode `id`: a name still
+ * holds what was made or locked through it.
+ */
+export function holds(
+  dir: Dir,
+  name: string,
+  id: { dev: number; ino: number },
+): boolean {
+  const st = sys.tryStatAt(dir, name, false);
+  return st !== null && st.dev === id.dev && st.ino === id.ino;
+}
+
 /** Opens the directory holding `loc` (symlinks in it followed, as every tool does). */
 export function openParent(loc: Loc, op: string, subject: string): Dir {
   try {

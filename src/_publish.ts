@@ -32,6 +32,7 @@ import { type Gen, heavy } from "./_run.ts";
 import { deleteEntry } from "./_delete.ts";
 import { renameAside, tempName } from "./_temp.ts";
 import { capsOf, isUnsupported } from "./_caps.ts";
+import { holds } from "./_dest.ts";
 import { SafeFsError, SourceChangedError } from "./errors.ts";
 
 /** How an entry was published. */
@@ -108,16 +109,6 @@ function undoLink(dir: Dir, name: string): void {
   } catch {
     // Left: an extra name of a file, nothing lost.
   }
-}
-
-/** True when `name` in `dir` is the inode `id` (what a link just made should be). */
-function linkedIt(
-  dir: Dir,
-  name: string,
-  id: { dev: number; ino: number },
-): boolean {
-  const st = sys.tryStatAt(dir, name, false);
-  return st !== null && st.dev === id.dev && st.ino === id.ino;
 }
 
 function taken(
@@ -219,7 +210,7 @@ export function* publish(
       caps.link = true;
       let same = true;
       try {
-        if (plan.id !== undefined) same = linkedIt(toDir, to, plan.id);
+        if (plan.id !== undefined) same = holds(toDir, to, plan.id);
       } catch (e) {
         undoLink(toDir, to);
         throw e;

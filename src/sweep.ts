@@ -11,6 +11,7 @@ import { type Gen, runAsync } from "./_run.ts";
 import { CLAIM_GRACE_MS, isClaimName, isTempName } from "./_temp.ts";
 import { deleteEntry, leftoverError } from "./_delete.ts";
 import { fsync } from "./_copy/sync.ts";
+import { holds } from "./_dest.ts";
 import { errorFor } from "./_errno.ts";
 import { InvalidArgumentError, NotFoundError, SafeFsError } from "./errors.ts";
 
@@ -85,8 +86,7 @@ function takeLock(
     // Its operation may have published it (renamed it away) and let go of
     // its lock between our open and our lock: what we locked must still be
     // at the name we are about to remove.
-    const still = sys.tryStatAt(dir, name, false);
-    if (still === null || still.dev !== st.dev || still.ino !== st.ino) {
+    if (!holds(dir, name, st)) {
       sys.close(h);
       return "gone";
     }

@@ -5,7 +5,10 @@
 // 64 MiB written). The copy is published only
 // once the last syncfs has returned, and a failure of any of them publishes
 // nothing.
-import assert, { equal as assertEquals } from "node:assert/strict";
+import assert, {
+  deepStrictEqual,
+  equal as assertEquals,
+} from "node:assert/strict";
 import { join } from "node:path";
 import { copy } from "../src/copy.ts";
 import { move } from "../src/move.ts";
@@ -48,6 +51,11 @@ function bigTree(root: string, files: number): void {
   }
 }
 
+/** A file created (the build's copies). */
+function isCreate(c: SysCall): boolean {
+  return c.op === "openAt" && c.how === "create";
+}
+
 /** One event per seam call started, and one when a syncfs has finished. */
 interface Event {
   call: SysCall;
@@ -67,7 +75,7 @@ async function withEvents<T>(
   let syncfs = 0, created = 0;
   const restore = setSysHook((call) => {
     events.push({ call });
-    if (call.op === "openAt" && call.how === "create") created++;
+    if (isCreate(call)) created++;
     if (call.op !== "syncfs") return;
     if (fail(created, syncfs++)) throw EIO();
     return () => events.push({ call, done: true });
@@ -102,10 +110,7 @@ Deno.test({
         copy(join(dir, "t"), join(dir, "c"))
       );
       assert(!(result instanceof Error), String(result));
-      assertEquals(
-        JSON.stringify(snapshot(join(dir, "c"))),
-        JSON.stringify(before),
-      );
+      deepStrictEqual(snapshot(join(dir, "c")), before);
       const why = show(events);
       const pub = events.findIndex((e) => isPublishAt(e.call, join(dir, "c")));
       assert(pub >= 0, why);
@@ -122,9 +127,7 @@ Deno.test({
       const lastDone = events.indexOf(done.at(-1)!);
       // The build was still creating files after the first syncfs started.
       assert(
-        events.slice(events.indexOf(started[0])).some((e) =>
-          e.call.op === "openAt" && e.call.how === "create"
-        ),
+        events.slice(events.indexOf(started[0])).some((e) => isCreate(e.call)),
         `no write-behind: the first syncfs came after the last file:\n${why}`,
       );
       // Nothing is created or changed while the last syncfs runs; the
@@ -173,16 +176,13 @@ Deno.test({
         copy(join(dir, "t"), join(dir, "c"))
       );
       assert(!(result instanceof Error), String(result));
-      assertEquals(
-        JSON.stringify(snapshot(join(dir, "c"))),
-        JSON.stringify(before),
-      );
+      deepStrictEqual(snapshot(join(dir, "c")), before);
       const why = show(events);
       const started = events.filter((e) => e.call.op === "syncfs" && !e.done);
       assert(started.length >= 2, `${started.length} syncfs calls:\n${why}`);
       const at = events.indexOf(started[0]);
       const createdAfter = events.slice(at).filter((e) =>
-        e.call.op === "openAt" && e.call.how === "create"
+        isCreate(e.call)
       ).length;
       // The first one came once 64 MiB (32 files) were written: 8 after it.
       assertEquals(createdAfter, 8, why);
@@ -219,18 +219,13 @@ for (const first of [true, false]) {
         );
         assertEquals(snapshot(join(dir, "c")), null);
         assertEquals(temps(dir).length, 0, `temps left: ${temps(dir)}`);
-        assertEquals(
-          JSON.stringify(snapshot(join(dir, "t"))),
-          JSON.stringify(before),
-        );
+        deepStrictEqual(snapshot(join(dir, "t")), before);
         const syncs = events.filter((e) => e.call.op === "syncfs");
         if (first) {
           // It was a write-behind syncfs: files were created after it.
           const at = events.indexOf(syncs[0]);
           assert(
-            events.slice(at).some((e) =>
-              e.call.op === "openAt" && e.call.how === "create"
-            ),
+            events.slice(at).some((e) => isCreate(e.call)),
             why,
           );
         } else {
@@ -263,17 +258,12 @@ Deno.test({
       // It was a write-behind syncfs: files were created after it.
       const at = events.findIndex((e) => e.call.op === "syncfs");
       assert(
-        events.slice(at).some((e) =>
-          e.call.op === "openAt" && e.call.how === "create"
-        ),
+        events.slice(at).some((e) => isCreate(e.call)),
         why,
       );
       assertEquals(snapshot(join(b, "m")), null);
       assertEquals(temps(b).length, 0);
-      assertEquals(
-        JSON.stringify(snapshot(join(a, "t"))),
-        JSON.stringify(before),
-      );
+      deepStrictEqual(snapshot(join(a, "t")), before);
     } finally {
       cleanup(a, b);
     }
@@ -314,7 +304,7 @@ Deno.test({
       assert(started >= 0 && done > started, why);
       // It was a write-behind syncfs: the build was not finished.
       const created = events.slice(0, started).filter((e) =>
-        e.call.op === "openAt" && e.call.how === "create"
+        isCreate(e.call)
       ).length;
       assert(created < BIG, `${created} files created before it:\n${why}`);
       const removal = events.findIndex((e) =>
@@ -326,10 +316,7 @@ Deno.test({
       );
       assertEquals(snapshot(join(dir, "c")), null);
       assertEquals(temps(dir).length, 0, `temps left: ${temps(dir)}`);
-      assertEquals(
-        JSON.stringify(snapshot(join(dir, "t"))),
-        JSON.stringify(before),
-      );
+      deepStrictEqual(snapshot(join(dir, "t")), before);
     } finally {
       cleanup(dir);
     }

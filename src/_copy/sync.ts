@@ -81,13 +81,11 @@ function* fsyncEach(handles: Handle[]): Gen<void> {
 /** Carries out a {@linkcode DurableMode} over one build. */
 export class Syncer {
   #pending: File[] = [];
-  /** The syncfs begun by `start`, until it is waited for. */
-  #started: { result: void | Promise<void> } | null = null;
   /** Files and bytes written since the last write-behind syncfs. */
   #written = 0;
   #bytes = 0;
-  /** The write-behind syncfs running or done, until it is waited for. */
-  #behind: { result: Promise<void>; done: boolean } | null = null;
+  /** The syncfs begun last (write-behind or final), until it is waited for. */
+  #running: { result: void | Promise<void>; done: boolean } | null = null;
 
   /** @param mode How the copy is made durable. */
   constructor(readonly mode: DurableMode) {}
@@ -121,23 +119,31 @@ export class Syncer {
    * consumed the writeback error the final syncfs would report.
    */
   *behind(root: Handle): Gen<void> {
-    const behind = this.#behind;
-    if (behind !== null) {
-      if (!behind.done) return;
-      this.#behind = null;
-      yield* awaited(behind.result, "syncfs");
-    }
+    if (this.#running !== null && !this.#running.done) return;
+    yield* this.#wait();
     this.#written = 0;
     this.#bytes = 0;
-    const result = yield* begin(() => {}, () => sys.syncfsAsync(root));
+    yield* this.#begin(() => {}, root);
+  }
+
+  /** Begins a syncfs on `root`: `sync` is its form under the sync driver. */
+  *#begin(sync: () => void, root: Handle): Gen<void> {
+    const result = yield* begin(sync, () => sys.syncfsAsync(root));
+    const running = { result, done: !(result instanceof Promise) };
     if (result instanceof Promise) {
-      const started = { result, done: false };
       const settled = (): void => {
-        started.done = true;
+        running.done = true;
       };
       result.then(settled, settled);
-      this.#behind = started;
     }
+    this.#running = running;
+  }
+
+  /** Waits for the syncfs begun last, if any; throws its failure. */
+  *#wait(): Gen<void> {
+    const running = this.#running;
+    this.#running = null;
+    if (running !== null) yield* awaited(running.result, "syncfs");
   }
 
   /** A directory's metadata is final. */
@@ -175,46 +181,29 @@ export class Syncer {
 
   /**
    * Everything is written: starts making it durable where that is one call
-   * (`"syncfs"`, on `root`: the copy's root, opened before the writes).
-   * Then `finish` or, after a failure, `settle`.
+   * (`"syncfs"`, on `root`: the copy's root, opened before the writes),
+   * once a write-behind syncfs still running has returned. Then `finish`
+   * or, after a failure, `settle`.
    */
   *start(root: Handle): Gen<void> {
     if (this.mode !== "syncfs") return;
-    yield* this.#waitBehind();
-    this.#started = {
-      result: yield* begin(() => sys.syncfs(root), () => sys.syncfsAsync(root)),
-    };
+    yield* this.#wait();
+    yield* this.#begin(() => sys.syncfs(root), root);
   }
 
   /** Makes everything written durable: waits for `start`'s syncfs, or fsyncs what is pending. */
   *finish(): Gen<void> {
     if (this.mode === "each") yield* this.flush();
-    const started = this.#started;
-    this.#started = null;
-    if (started !== null) yield* awaited(started.result, "syncfs");
+    yield* this.#wait();
   }
 
-  /** After a failure: waits for the syncfs calls still running (their results no longer matter). */
+  /** After a failure: waits for a syncfs still running (its result no longer matters). */
   *settle(): Gen<void> {
-    const started = this.#started;
-    this.#started = null;
     try {
-      yield* this.#waitBehind();
+      yield* this.#wait();
     } catch {
       // The failure being reported is the one that stopped the copy.
     }
-    if (started === null) return;
-    try {
-      yield* awaited(started.result, "syncfs");
-    } catch {
-      // As above.
-    }
-  }
-
-  *#waitBehind(): Gen<void> {
-    const behind = this.#behind;
-    this.#behind = null;
-    if (behind !== null) yield* awaited(behind.result, "syncfs");
   }
 
   /** After a failure: closes what is still held. */
