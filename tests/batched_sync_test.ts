@@ -63,13 +63,13 @@ interface Event {
 }
 
 /**
- * Runs `fn` recording calls; a syncfs for which `fail` (given the number of
- * files created so far and of syncfs calls before this one) is true fails
- * with EIO.
+ * Runs `fn` recording calls. `atSyncfs` runs as each syncfs starts (given
+ * the number of files created so far and of syncfs calls before this one):
+ * what it throws is that syncfs's failure.
  */
 async function withEvents<T>(
   fn: () => Promise<T>,
-  fail: (created: number, syncfs: number) => boolean = () => false,
+  atSyncfs: (created: number, syncfs: number) => void = () => {},
 ): Promise<{ events: Event[]; result: T | unknown }> {
   const events: Event[] = [];
   let syncfs = 0, created = 0;
@@ -77,7 +77,7 @@ async function withEvents<T>(
     events.push({ call });
     if (isCreate(call)) created++;
     if (call.op !== "syncfs") return;
-    if (fail(created, syncfs++)) throw EIO();
+    atSyncfs(created, syncfs++);
     return () => events.push({ call, done: true });
   });
   try {
@@ -87,6 +87,15 @@ async function withEvents<T>(
   } finally {
     restore();
   }
+}
+
+/** An `atSyncfs` failing with EIO the syncfs calls for which `when` is true. */
+function failWhen(
+  when: (created: number, syncfs: number) => boolean,
+): (created: number, syncfs: number) => void {
+  return (created, syncfs) => {
+    if (when(created, syncfs)) throw EIO();
+  };
 }
 
 function show(events: Event[]): string {
@@ -207,7 +216,7 @@ for (const first of [true, false]) {
         const before = snapshot(join(dir, "t"));
         const { events, result } = await withEvents(
           () => copy(join(dir, "t"), join(dir, "c")),
-          (created, n) => first ? n === 0 : created >= BIG,
+          failWhen((created, n) => first ? n === 0 : created >= BIG),
         );
         const why = show(events);
         assert(result instanceof SafeFsError, `${String(result)}\n${why}`);
@@ -250,7 +259,7 @@ Deno.test({
       const before = snapshot(join(a, "t"));
       const { events, result } = await withEvents(
         () => move(join(a, "t"), join(b, "m")),
-        (_created, n) => n === 0,
+        failWhen((_created, n) => n === 0),
       );
       const why = show(events);
       assert(result instanceof SafeFsError, `${String(result)}\n${why}`);
@@ -280,23 +289,10 @@ Deno.test({
       bigTree(join(dir, "t"), BIG);
       const before = snapshot(join(dir, "t"));
       const ac = new AbortController();
-      const events: Event[] = [];
-      const restore = setSysHook((call) => {
-        events.push({ call });
-        if (call.op !== "syncfs") return;
-        ac.abort();
-        return () => events.push({ call, done: true });
-      });
-      let result: unknown;
-      try {
-        result = await copy(join(dir, "t"), join(dir, "c"), {
-          signal: ac.signal,
-        });
-      } catch (e) {
-        result = e;
-      } finally {
-        restore();
-      }
+      const { events, result } = await withEvents(
+        () => copy(join(dir, "t"), join(dir, "c"), { signal: ac.signal }),
+        () => ac.abort(),
+      );
       const why = show(events);
       assert(result instanceof AbortedError, `${String(result)}\n${why}`);
       const started = events.findIndex((e) => e.call.op === "syncfs");
